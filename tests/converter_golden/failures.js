@@ -5,15 +5,7 @@ const common = require('@temporalio/common');
 const version = require('@temporalio/common/package.json').version;
 console.log(`# @temporalio/common ${version}`);
 
-function replacer(key, value) {
-  if (value && value.type === 'Buffer') return Buffer.from(value.data).toString('latin1');
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('latin1');
-  return value;
-}
-function show(name, f) {
-  console.log(`${name}: ${JSON.stringify(f, (k, v) => replacer(k, v instanceof Uint8Array ? v : v))}`);
-}
-// Uint8Array.toJSON is absent; convert up front.
+// Bytes as latin1 strings, undefined fields dropped.
 function plain(x) {
   if (x instanceof Uint8Array) return Buffer.from(x).toString('latin1');
   if (Array.isArray(x)) return x.map(plain);
@@ -38,7 +30,7 @@ const err = common.ApplicationFailure.create({
 cause.stack = 'ApplicationFailure: inner\n    at inner (a.js:1:1)';
 err.stack = 'ApplicationFailure: card declined\n    at outer (b.js:2:2)';
 const f1 = new common.DefaultFailureConverter().errorToFailure(err, pc);
-show('application', plain(f1));
+console.log(`application: ${JSON.stringify(plain(f1))}`);
 // Wire bytes of the same Failure, for the C++ test to parse and decode.
 const proto = require('@temporalio/proto');
 const wire = proto.temporal.api.failure.v1.Failure.encode(f1).finish();
