@@ -429,6 +429,33 @@ async function runWorker(worker, signal, fn) {
   }
 }
 
+/**
+ * Creates a worker and runs it in the background (for tests that must outlive one worker, e.g. a
+ * server crash). Returns {worker, done, stop}: `done` resolves to {error} when the run ends (never
+ * rejects); `stop()` shuts the worker down and waits for `done`.
+ */
+async function startWorker(opts) {
+  const worker = await createWorker(opts);
+  const done = worker.run().then(
+    () => ({ error: undefined }),
+    (error) => ({ error })
+  );
+  liveWorkers.set(worker, done);
+  done.then(() => liveWorkers.delete(worker));
+  const onAbort = () => shutdownWorker(worker);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  done.then(() => opts.signal?.removeEventListener('abort', onAbort));
+  if (opts.signal?.aborted) onAbort();
+  return {
+    worker,
+    done,
+    async stop() {
+      shutdownWorker(worker);
+      return done;
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // History helpers.
 
@@ -471,6 +498,7 @@ module.exports = {
   withWorker,
   createWorker,
   runWorker,
+  startWorker,
   shutdownWorkers,
   cleanup,
   eventTypeName,

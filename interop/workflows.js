@@ -98,11 +98,15 @@ async function failingWorkflow(message) {
   throw ApplicationFailure.nonRetryable(message, 'InteropError', { detail: 42 });
 }
 
-/** crash test: a blocking activity in parallel with a timer; completes when both are done. */
+/**
+ * crash test: a blocking activity in parallel with a timer; completes when both are done.
+ * Attempt 1 is expected to complete (the worker survives the server restart); the second attempt
+ * only exists so that the test can go on with a new worker if the first one died.
+ */
 async function crashWorkflow(key, timerMs) {
   const { blockUntilReleased } = proxyActivities({
-    startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 1 },
+    startToCloseTimeout: '60s',
+    retry: { maximumAttempts: 2, initialInterval: '100ms' },
   });
   const [activityResult] = await Promise.all([blockUntilReleased(key), sleep(timerMs)]);
   return { activityResult, timerFired: true };
