@@ -147,6 +147,42 @@ test('activities.js exports only functions as activities', () => {
   for (const [name, fn] of Object.entries(activities)) assert.equal(typeof fn, 'function', name);
 });
 
+test('activities behave as the workflows expect (MockActivityEnvironment)', TEST, async () => {
+  const { MockActivityEnvironment: Mock } = require('@temporalio/testing');
+  const { DefaultLogger } = require('@temporalio/worker');
+  const quiet = { logger: new DefaultLogger('ERROR') };
+  class MockActivityEnvironment extends Mock {
+    constructor(info) {
+      super(info, quiet);
+    }
+  }
+  const { activities, gate } = require('../activities');
+  const input = { name: 'x', b: [1] };
+  assert.deepEqual(await new MockActivityEnvironment().run(activities.echo, input), {
+    received: input,
+    keys: ['b', 'name'],
+    greeting: 'hello x',
+  });
+  await assert.rejects(
+    new MockActivityEnvironment({ attempt: 2 }).run(activities.failUntilAttempt, 3),
+    /deliberate failure on attempt 2/
+  );
+  assert.equal(await new MockActivityEnvironment({ attempt: 3 }).run(activities.failUntilAttempt, 3), 3);
+
+  const sleeping = new MockActivityEnvironment();
+  const slept = sleeping.run(activities.sleepFor, 60_000);
+  sleeping.cancel();
+  await assert.rejects(slept, (err) => err.name === 'CancelledFailure');
+
+  const key = h.uniqueId('gate');
+  const g = gate(key);
+  const blocked = new MockActivityEnvironment({ attempt: 1 }).run(activities.blockUntilReleased, key);
+  assert.equal((await g.started).attempt, 1);
+  g.release('go');
+  assert.deepEqual(await blocked, { released: 'go', attempt: 1 });
+  assert.deepEqual(g.attempts, [1]);
+});
+
 function countFakeServers() {
   // Children of this process still running the fake.
   const fs = require('node:fs');
