@@ -1,0 +1,128 @@
+'use strict';
+// Workflows for the interop suite. Runs inside the TS SDK's workflow sandbox: only
+// @temporalio/workflow may be used here (bundled by the worker's webpack bundler).
+
+const {
+  proxyActivities,
+  sleep,
+  condition,
+  defineSignal,
+  defineQuery,
+  setHandler,
+  ApplicationFailure,
+  ActivityFailure,
+  TimeoutFailure,
+} = require('@temporalio/workflow');
+
+// Names shared with the tests (which use plain strings so they need not load this file).
+const unblockSignal = defineSignal('unblock');
+const finishSignal = defineSignal('finish');
+const stateQuery = defineQuery('state');
+
+const { echo } = proxyActivities({ startToCloseTimeout: '30s' });
+
+/** (a) One activity; the object argument round-trips through it. */
+async function activityRoundTrip(input) {
+  const out = await echo(input);
+  return { fromActivity: out };
+}
+
+/** (b) Sleeps on a durable timer. */
+async function sleepWorkflow(ms) {
+  await sleep(ms);
+  return `slept ${ms}`;
+}
+
+/** (c), (i) Waits for the `unblock` signal and returns its payload. */
+async function waitForSignal() {
+  let payload;
+  let received = false;
+  setHandler(unblockSignal, (p) => {
+    payload = p;
+    received = true;
+  });
+  await condition(() => received);
+  return payload;
+}
+
+/** (d) Retried activity: fails on attempts 1 and 2; returns the attempt that succeeded. */
+async function flakyActivityWorkflow() {
+  const { failUntilAttempt } = proxyActivities({
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '100ms', backoffCoefficient: 1, maximumAttempts: 5 },
+  });
+  return await failUntilAttempt(3);
+}
+
+/** (e) Activity that outlives its 1 s start-to-close timeout, no retries. */
+async function activityTimeoutWorkflow() {
+  const { sleepFor } = proxyActivities({
+    startToCloseTimeout: '1s',
+    retry: { maximumAttempts: 1 },
+  });
+  try {
+    await sleepFor(5000);
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+      return {
+        caught: 'ActivityFailure',
+        cause: 'TimeoutFailure',
+        timeoutType: err.cause.timeoutType,
+      };
+    }
+    throw err;
+  }
+  return { caught: null };
+}
+
+/** (f), (g), (k) Blocks on a long timer. */
+async function longSleepWorkflow() {
+  await sleep('1 day');
+  return 'woke up';
+}
+
+/** (h) Answers the `state` query while waiting for `finish`, and after completing. */
+async function queryWorkflow(name) {
+  const state = { name, phase: 'waiting', signals: [] };
+  setHandler(stateQuery, () => state);
+  setHandler(finishSignal, (value) => {
+    state.signals.push(value);
+  });
+  await condition(() => state.signals.length > 0);
+  state.phase = 'done';
+  return `finished with ${state.signals[0]}`;
+}
+
+/** (j) Fails with a non-retryable application failure. */
+async function failingWorkflow(message) {
+  throw ApplicationFailure.nonRetryable(message, 'InteropError', { detail: 42 });
+}
+
+/**
+ * crash test: a blocking activity in parallel with a timer; completes when both are done.
+ * Attempt 1 is expected to complete (the worker survives the server restart); the second attempt
+ * only exists so that the test can go on with a new worker if the first one died.
+ */
+async function crashWorkflow(key, timerMs) {
+  const { blockUntilReleased } = proxyActivities({
+    startToCloseTimeout: '60s',
+    retry: { maximumAttempts: 2, initialInterval: '100ms' },
+  });
+  const [activityResult] = await Promise.all([blockUntilReleased(key), sleep(timerMs)]);
+  return { activityResult, timerFired: true };
+}
+
+module.exports = {
+  unblockSignal,
+  finishSignal,
+  stateQuery,
+  activityRoundTrip,
+  sleepWorkflow,
+  waitForSignal,
+  flakyActivityWorkflow,
+  activityTimeoutWorkflow,
+  longSleepWorkflow,
+  queryWorkflow,
+  failingWorkflow,
+  crashWorkflow,
+};
