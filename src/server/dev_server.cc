@@ -1,0 +1,97 @@
+#include "server/dev_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "common/grpc_util.h"
+#include "server/frontend/health_service.h"
+#include "server/frontend/workflow_service.h"
+#include "server/history/engine.h"
+#include "server/persistence/store.h"
+#include "temporalio/version.h"
+
+namespace temporalio::server {
+
+class DevServerImpl {
+ public:
+  common::SystemClock clock;
+  std::unique_ptr<persistence::Store> store;
+  std::unique_ptr<history::Engine> engine;
+  std::unique_ptr<frontend::WorkflowService> workflow_service;
+  std::unique_ptr<frontend::HealthService> health_service;
+  std::unique_ptr<grpc::Server> server;
+  std::string ip;
+  int port = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+};
+
+absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options) {
+  auto impl = std::make_unique<DevServerImpl>();
+  persistence::SqliteOptions sqlite;
+  sqlite.path = options.db_filename;
+  sqlite.pragmas = options.sqlite_pragmas;
+  auto store = persistence::OpenSqliteStore(sqlite);
+  if (!store.ok()) return store.status();
+  impl->store = std::move(*store);
+  history::EngineOptions engine_options;
+  engine_options.namespaces = options.namespaces;
+  impl->engine = std::make_unique<history::Engine>(impl->store.get(), &impl->clock, engine_options);
+  absl::Status started = impl->engine->Start();
+  if (!started.ok()) return started;
+  // Reported to clients as the server version; matches the API generation.
+  impl->workflow_service = std::make_unique<frontend::WorkflowService>(
+      impl->engine.get(), std::string("1.29.0-cpp-") + std::string(Version()));
+  impl->health_service = std::make_unique<frontend::HealthService>(
+      std::vector<std::string>{"temporal.api.workflowservice.v1.WorkflowService"});
+
+  grpc::ServerBuilder builder;
+  impl->ip = options.ip;
+  builder.AddListeningPort(common::JoinHostPort(options.ip, options.port),
+                           grpc::InsecureServerCredentials(), &impl->port);
+  builder.RegisterService(impl->workflow_service.get());
+  builder.RegisterService(impl->health_service.get());
+  // Histories and payloads can be large; the real frontend accepts up to 128 MiB.
+  builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(128 * 1024 * 1024);
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || impl->port == 0) {
+    return absl::UnavailableError("could not listen on " +
+                                  common::JoinHostPort(options.ip, options.port));
+  }
+  return std::unique_ptr<DevServer>(new DevServer(std::move(impl)));
+}
+
+DevServer::DevServer(std::unique_ptr<DevServerImpl> impl) : impl_(std::move(impl)) {}
+
+DevServer::~DevServer() { Shutdown(); }
+
+int DevServer::port() const { return impl_->port; }
+
+std::string DevServer::address() const { return common::JoinHostPort(impl_->ip, impl_->port); }
+
+void DevServer::Shutdown() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
+  impl_->health_service->SetServing(false);
+  // Parked polls first, so the gRPC shutdown does not wait for them.
+  impl_->engine->Shutdown();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  impl_->engine.reset();
+  impl_->store.reset();
+  impl_->cv.notify_all();
+}
+
+void DevServer::Wait() {
+  std::unique_lock lock(impl_->mu);
+  impl_->cv.wait(lock, [this] { return impl_->stopped; });
+}
+
+}  // namespace temporalio::server

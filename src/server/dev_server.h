@@ -1,0 +1,49 @@
+// The dev server as a library: started by `temporal server start-dev`, or
+// in-process by tests and the SDK's test environment.
+#ifndef TEMPORALIO_SERVER_DEV_SERVER_H_
+#define TEMPORALIO_SERVER_DEV_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace temporalio::server {
+
+struct DevServerOptions {
+  std::string ip = "127.0.0.1";
+  // 0 picks a free port (read it back with DevServer::port()).
+  int port = 7233;
+  // SQLite file; empty keeps everything in memory (lost at exit).
+  std::string db_filename;
+  // Registered at start besides "default".
+  std::vector<std::string> namespaces;
+  std::vector<std::pair<std::string, std::string>> sqlite_pragmas;
+};
+
+class DevServerImpl;
+
+// Thread-safe. Shutdown (also by the destructor) stops serving, fails parked
+// polls with UNAVAILABLE and flushes the store.
+class DevServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<DevServer>> Start(const DevServerOptions& options);
+  ~DevServer();
+
+  int port() const;
+  // "ip:port" to dial.
+  std::string address() const;
+  void Shutdown();
+  // Blocks until Shutdown() is called from another thread.
+  void Wait();
+
+ private:
+  explicit DevServer(std::unique_ptr<DevServerImpl> impl);
+  std::unique_ptr<DevServerImpl> impl_;
+};
+
+}  // namespace temporalio::server
+
+#endif  // TEMPORALIO_SERVER_DEV_SERVER_H_

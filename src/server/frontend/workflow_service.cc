@@ -1,0 +1,166 @@
+#include "server/frontend/workflow_service.h"
+
+#include <atomic>
+#include <chrono>
+
+#include "server/errors.h"
+
+namespace temporalio::server::frontend {
+namespace {
+
+common::TimePoint Deadline(grpc::CallbackServerContext* context) {
+  auto d = context->deadline();
+  // No deadline: gRPC reports the far future; clamp to something sane.
+  auto cap = std::chrono::system_clock::now() + std::chrono::hours(24);
+  return d > cap ? cap : d;
+}
+
+history::Done FinishWith(grpc::ServerUnaryReactor* reactor) {
+  return [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); };
+}
+
+// A long poll that the client may abandon (worker shutdown cancels its polls).
+class PollReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit PollReactor(history::Engine* engine) : engine_(engine) {}
+  // Called once the engine has the poll; it may already be finished.
+  void Registered(uint64_t poll_id) {
+    poll_id_.store(poll_id);
+    if (cancelled_.load()) engine_->CancelPoll(poll_id);
+    Unref();
+  }
+  void OnCancel() override {
+    cancelled_.store(true);
+    if (uint64_t id = poll_id_.load()) engine_->CancelPoll(id);
+  }
+  void OnDone() override { Unref(); }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+  history::Engine* engine_;
+  std::atomic<uint64_t> poll_id_{0};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<int> refs_{2};  // OnDone + Registered
+};
+
+}  // namespace
+
+WorkflowService::WorkflowService(history::Engine* engine, std::string server_version)
+    : engine_(engine), server_version_(std::move(server_version)) {}
+
+grpc::ServerUnaryReactor* WorkflowService::GetSystemInfo(grpc::CallbackServerContext* context,
+                                                         const wsv1::GetSystemInfoRequest*,
+                                                         wsv1::GetSystemInfoResponse* response) {
+  response->set_server_version(server_version_);
+  auto* caps = response->mutable_capabilities();
+  caps->set_signal_and_query_header(true);
+  caps->set_internal_error_differentiation(true);
+  caps->set_activity_failure_include_heartbeat(true);
+  caps->set_supports_schedules(false);
+  caps->set_encoded_failure_attributes(true);
+  caps->set_build_id_based_versioning(false);
+  caps->set_upsert_memo(true);
+  caps->set_eager_workflow_start(false);
+  caps->set_sdk_metadata(true);
+  caps->set_count_group_by_execution_status(false);
+  caps->set_nexus(false);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkflowService::GetClusterInfo(grpc::CallbackServerContext* context,
+                                                          const wsv1::GetClusterInfoRequest*,
+                                                          wsv1::GetClusterInfoResponse* response) {
+  response->set_server_version(server_version_);
+  response->set_cluster_name("active");
+  response->set_cluster_id("temporalio-cpp-dev-server");
+  response->set_history_shard_count(1);
+  response->set_persistence_store("sqlite");
+  response->set_visibility_store("sqlite");
+  (*response->mutable_supported_clients())["temporal-cli"] = ">=0.1.0";
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkflowService::GetSearchAttributes(
+    grpc::CallbackServerContext* context, const wsv1::GetSearchAttributesRequest*,
+    wsv1::GetSearchAttributesResponse* response) {
+  namespace ev1 = temporal::api::enums::v1;
+  auto& keys = *response->mutable_keys();
+  keys["WorkflowId"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
+  keys["RunId"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
+  keys["WorkflowType"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
+  keys["ExecutionStatus"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
+  keys["TaskQueue"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
+  keys["StartTime"] = ev1::INDEXED_VALUE_TYPE_DATETIME;
+  keys["CloseTime"] = ev1::INDEXED_VALUE_TYPE_DATETIME;
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+#define TEMPORALIO_FORWARD(Name)                                                        \
+  grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context, \
+                                                  const wsv1::Name##Request* request,   \
+                                                  wsv1::Name##Response* response) {     \
+    auto* reactor = context->DefaultReactor();                                          \
+    engine_->Name(*request, response, FinishWith(reactor));                             \
+    return reactor;                                                                     \
+  }
+
+#define TEMPORALIO_FORWARD_DEADLINE(Name)                                               \
+  grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context, \
+                                                  const wsv1::Name##Request* request,   \
+                                                  wsv1::Name##Response* response) {     \
+    auto* reactor = context->DefaultReactor();                                          \
+    engine_->Name(*request, response, Deadline(context), FinishWith(reactor));          \
+    return reactor;                                                                     \
+  }
+
+#define TEMPORALIO_FORWARD_POLL(Name)                                                        \
+  grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context,      \
+                                                  const wsv1::Name##Request* request,        \
+                                                  wsv1::Name##Response* response) {          \
+    auto* reactor = new PollReactor(engine_);                                                \
+    uint64_t id = engine_->Name(*request, response, Deadline(context), FinishWith(reactor)); \
+    reactor->Registered(id);                                                                 \
+    return reactor;                                                                          \
+  }
+
+TEMPORALIO_FORWARD(RegisterNamespace)
+TEMPORALIO_FORWARD(DescribeNamespace)
+TEMPORALIO_FORWARD(ListNamespaces)
+TEMPORALIO_FORWARD(UpdateNamespace)
+TEMPORALIO_FORWARD(StartWorkflowExecution)
+TEMPORALIO_FORWARD(SignalWorkflowExecution)
+TEMPORALIO_FORWARD(SignalWithStartWorkflowExecution)
+TEMPORALIO_FORWARD(RequestCancelWorkflowExecution)
+TEMPORALIO_FORWARD(TerminateWorkflowExecution)
+TEMPORALIO_FORWARD_DEADLINE(QueryWorkflow)
+TEMPORALIO_FORWARD_DEADLINE(GetWorkflowExecutionHistory)
+TEMPORALIO_FORWARD(GetWorkflowExecutionHistoryReverse)
+TEMPORALIO_FORWARD(DescribeWorkflowExecution)
+TEMPORALIO_FORWARD(ListWorkflowExecutions)
+TEMPORALIO_FORWARD(CountWorkflowExecutions)
+TEMPORALIO_FORWARD(DescribeTaskQueue)
+TEMPORALIO_FORWARD_POLL(PollWorkflowTaskQueue)
+TEMPORALIO_FORWARD_POLL(PollActivityTaskQueue)
+TEMPORALIO_FORWARD(RespondWorkflowTaskCompleted)
+TEMPORALIO_FORWARD(RespondWorkflowTaskFailed)
+TEMPORALIO_FORWARD(RespondQueryTaskCompleted)
+TEMPORALIO_FORWARD(RecordActivityTaskHeartbeat)
+TEMPORALIO_FORWARD(RecordActivityTaskHeartbeatById)
+TEMPORALIO_FORWARD(RespondActivityTaskCompleted)
+TEMPORALIO_FORWARD(RespondActivityTaskCompletedById)
+TEMPORALIO_FORWARD(RespondActivityTaskFailed)
+TEMPORALIO_FORWARD(RespondActivityTaskFailedById)
+TEMPORALIO_FORWARD(RespondActivityTaskCanceled)
+TEMPORALIO_FORWARD(RespondActivityTaskCanceledById)
+TEMPORALIO_FORWARD(ResetStickyTaskQueue)
+TEMPORALIO_FORWARD(ShutdownWorker)
+
+}  // namespace temporalio::server::frontend

@@ -1,0 +1,143 @@
+// The dev server's core: namespaces, workflow executions (mutable state +
+// history), task queues and timers, behind one lock. Every mutation is written
+// through the Store; callers get their reply only once it is durable, and
+// tasks reach pollers only once the state that produced them is durable.
+#ifndef TEMPORALIO_SERVER_HISTORY_ENGINE_H_
+#define TEMPORALIO_SERVER_HISTORY_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "server/persistence/store.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace temporalio::server::history {
+
+namespace wsv1 = temporal::api::workflowservice::v1;
+
+// Runs once with the outcome. The response object given with the request must
+// stay alive until then (the gRPC reactor owns both).
+using Done = std::function<void(absl::Status)>;
+
+struct EngineOptions {
+  // Namespaces registered at start-up (besides "default", which always exists).
+  std::vector<std::string> namespaces;
+  // Largest payload blob accepted (the real server's default: 2 MiB).
+  int64_t blob_size_limit = 2 * 1024 * 1024;
+  // How long a long poll is held at most before an empty reply.
+  std::chrono::milliseconds max_poll_wait = std::chrono::seconds(60);
+  // Long poll on history (wait_new_event) is answered empty after this.
+  std::chrono::milliseconds history_long_poll = std::chrono::seconds(20);
+};
+
+class EngineImpl;
+
+// Thread-safe. All methods return at once; the outcome arrives through Done,
+// possibly on another thread (the store's writer or the timer thread).
+class Engine {
+ public:
+  // `store` and `clock` must outlive the engine.
+  Engine(persistence::Store* store, const common::Clock* clock, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads namespaces and executions from the store, rebuilds task queues and
+  // timers, and registers configured namespaces. Call once before serving.
+  absl::Status Start();
+  // Fails parked polls and stops timers; later calls fail with UNAVAILABLE.
+  void Shutdown();
+
+  // Namespaces.
+  void RegisterNamespace(const wsv1::RegisterNamespaceRequest& req,
+                         wsv1::RegisterNamespaceResponse* resp, Done done);
+  void DescribeNamespace(const wsv1::DescribeNamespaceRequest& req,
+                         wsv1::DescribeNamespaceResponse* resp, Done done);
+  void ListNamespaces(const wsv1::ListNamespacesRequest& req, wsv1::ListNamespacesResponse* resp,
+                      Done done);
+  void UpdateNamespace(const wsv1::UpdateNamespaceRequest& req, wsv1::UpdateNamespaceResponse* resp,
+                       Done done);
+
+  // Workflow lifecycle.
+  void StartWorkflowExecution(const wsv1::StartWorkflowExecutionRequest& req,
+                              wsv1::StartWorkflowExecutionResponse* resp, Done done);
+  void SignalWorkflowExecution(const wsv1::SignalWorkflowExecutionRequest& req,
+                               wsv1::SignalWorkflowExecutionResponse* resp, Done done);
+  void SignalWithStartWorkflowExecution(const wsv1::SignalWithStartWorkflowExecutionRequest& req,
+                                        wsv1::SignalWithStartWorkflowExecutionResponse* resp,
+                                        Done done);
+  void RequestCancelWorkflowExecution(const wsv1::RequestCancelWorkflowExecutionRequest& req,
+                                      wsv1::RequestCancelWorkflowExecutionResponse* resp,
+                                      Done done);
+  void TerminateWorkflowExecution(const wsv1::TerminateWorkflowExecutionRequest& req,
+                                  wsv1::TerminateWorkflowExecutionResponse* resp, Done done);
+  // `deadline`: the caller's; the query waits for a worker until then.
+  void QueryWorkflow(const wsv1::QueryWorkflowRequest& req, wsv1::QueryWorkflowResponse* resp,
+                     common::TimePoint deadline, Done done);
+
+  // Reads.
+  void GetWorkflowExecutionHistory(const wsv1::GetWorkflowExecutionHistoryRequest& req,
+                                   wsv1::GetWorkflowExecutionHistoryResponse* resp,
+                                   common::TimePoint deadline, Done done);
+  void GetWorkflowExecutionHistoryReverse(
+      const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
+      wsv1::GetWorkflowExecutionHistoryReverseResponse* resp, Done done);
+  void DescribeWorkflowExecution(const wsv1::DescribeWorkflowExecutionRequest& req,
+                                 wsv1::DescribeWorkflowExecutionResponse* resp, Done done);
+  void ListWorkflowExecutions(const wsv1::ListWorkflowExecutionsRequest& req,
+                              wsv1::ListWorkflowExecutionsResponse* resp, Done done);
+  void CountWorkflowExecutions(const wsv1::CountWorkflowExecutionsRequest& req,
+                               wsv1::CountWorkflowExecutionsResponse* resp, Done done);
+  void DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
+                         wsv1::DescribeTaskQueueResponse* resp, Done done);
+
+  // Workers. Polls return a poll id for CancelPoll (client went away).
+  uint64_t PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
+                                 wsv1::PollWorkflowTaskQueueResponse* resp,
+                                 common::TimePoint deadline, Done done);
+  uint64_t PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
+                                 wsv1::PollActivityTaskQueueResponse* resp,
+                                 common::TimePoint deadline, Done done);
+  void CancelPoll(uint64_t poll_id);
+  void RespondWorkflowTaskCompleted(const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                                    wsv1::RespondWorkflowTaskCompletedResponse* resp, Done done);
+  void RespondWorkflowTaskFailed(const wsv1::RespondWorkflowTaskFailedRequest& req,
+                                 wsv1::RespondWorkflowTaskFailedResponse* resp, Done done);
+  void RespondQueryTaskCompleted(const wsv1::RespondQueryTaskCompletedRequest& req,
+                                 wsv1::RespondQueryTaskCompletedResponse* resp, Done done);
+  void RecordActivityTaskHeartbeat(const wsv1::RecordActivityTaskHeartbeatRequest& req,
+                                   wsv1::RecordActivityTaskHeartbeatResponse* resp, Done done);
+  void RecordActivityTaskHeartbeatById(const wsv1::RecordActivityTaskHeartbeatByIdRequest& req,
+                                       wsv1::RecordActivityTaskHeartbeatByIdResponse* resp,
+                                       Done done);
+  void RespondActivityTaskCompleted(const wsv1::RespondActivityTaskCompletedRequest& req,
+                                    wsv1::RespondActivityTaskCompletedResponse* resp, Done done);
+  void RespondActivityTaskCompletedById(const wsv1::RespondActivityTaskCompletedByIdRequest& req,
+                                        wsv1::RespondActivityTaskCompletedByIdResponse* resp,
+                                        Done done);
+  void RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequest& req,
+                                 wsv1::RespondActivityTaskFailedResponse* resp, Done done);
+  void RespondActivityTaskFailedById(const wsv1::RespondActivityTaskFailedByIdRequest& req,
+                                     wsv1::RespondActivityTaskFailedByIdResponse* resp, Done done);
+  void RespondActivityTaskCanceled(const wsv1::RespondActivityTaskCanceledRequest& req,
+                                   wsv1::RespondActivityTaskCanceledResponse* resp, Done done);
+  void RespondActivityTaskCanceledById(const wsv1::RespondActivityTaskCanceledByIdRequest& req,
+                                       wsv1::RespondActivityTaskCanceledByIdResponse* resp,
+                                       Done done);
+  void ResetStickyTaskQueue(const wsv1::ResetStickyTaskQueueRequest& req,
+                            wsv1::ResetStickyTaskQueueResponse* resp, Done done);
+  void ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::ShutdownWorkerResponse* resp,
+                      Done done);
+
+ private:
+  std::unique_ptr<EngineImpl> impl_;
+};
+
+}  // namespace temporalio::server::history
+
+#endif  // TEMPORALIO_SERVER_HISTORY_ENGINE_H_
