@@ -9,6 +9,7 @@ const {
   defineSignal,
   defineQuery,
   setHandler,
+  workflowInfo,
   ApplicationFailure,
   ActivityFailure,
   TimeoutFailure,
@@ -112,7 +113,15 @@ async function crashWorkflow(key, timerMs) {
   return { activityResult, timerFired: true };
 }
 
+/** (m) Fails on its first attempt; the workflow retry policy starts a second run that succeeds. */
+async function retryingWorkflow() {
+  const { attempt } = workflowInfo();
+  if (attempt < 2) throw ApplicationFailure.retryable(`attempt ${attempt} fails`, 'Flaky');
+  return attempt;
+}
+
 module.exports = {
+  retryingWorkflow,
   unblockSignal,
   finishSignal,
   stateQuery,

@@ -300,3 +300,25 @@ test('(l) describe on an unknown workflow id fails with WorkflowNotFoundError', 
     return true;
   });
 });
+
+test('(m) a failed run is retried by the workflow retry policy; result() follows to the new run', TEST, (t) =>
+  withTestWorker(t, async (tq) => {
+    const handle = await start('retryingWorkflow', tq, [], {
+      retry: { maximumAttempts: 2, initialInterval: '100ms' },
+    });
+    assert.equal(await handle.result(), 2);
+    // The first run failed with retry state IN_PROGRESS and points at the second.
+    const first = client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+    const history = await first.fetchHistory();
+    const last = history.events[history.events.length - 1];
+    assert.equal(h.eventTypeName(last), 'WORKFLOW_EXECUTION_FAILED');
+    const attrs = last.workflowExecutionFailedEventAttributes;
+    assert.ok(attrs.newExecutionRunId, 'new_execution_run_id is set');
+    const second = client.workflow.getHandle(handle.workflowId, attrs.newExecutionRunId);
+    const desc = await second.describe();
+    assert.equal(desc.status.name, 'COMPLETED');
+    const started = (await second.fetchHistory()).events[0].workflowExecutionStartedEventAttributes;
+    assert.equal(started.attempt, 2);
+    assert.equal(started.continuedExecutionRunId, handle.firstExecutionRunId);
+  })
+);

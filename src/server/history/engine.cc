@@ -82,9 +82,12 @@ struct Namespace {
 struct Execution {
   st::MutableState ms;
   std::vector<hv1::HistoryEvent> history;
-  size_t persisted = 0;                      // history[0, persisted) handed to the store
-  int64_t durable_next_event_id = 1;         // events below this are durable
-  std::vector<std::string> waiting_queries;  // dispatched after the running WFT ends
+  size_t persisted = 0;               // history[0, persisted) handed to the store
+  int64_t durable_next_event_id = 1;  // events below this are durable
+  // Queries waiting for the next workflow task (they ride along in its
+  // `queries` map), and those attached to the running one.
+  std::vector<std::string> waiting_queries;
+  std::vector<std::string> attached_queries;
   bool closed() const { return IsClosedStatus(ms.status()); }
   const std::string& ns_id() const { return ms.namespace_id(); }
 };
@@ -548,6 +551,13 @@ class EngineImpl {
       wft->set_started_event_id(e.event_id());
     }
     FillWorkflowTaskResponse(ex, poller.sticky, transient, resp);
+    for (const auto& id : ex.waiting_queries) {
+      auto q = queries_.find(id);
+      if (q == queries_.end()) continue;
+      (*resp->mutable_queries())[id] = q->second.query;
+      ex.attached_queries.push_back(id);
+    }
+    ex.waiting_queries.clear();
     const int64_t version = wft->start_version();
     auto timeout = FromProto(wft->start_to_close_timeout());
     txn.after.push_back([this, &ex, version, timeout] {
@@ -673,6 +683,7 @@ class EngineImpl {
             : wft.attempt() + 1;
     if (had_buffered) next_attempt = 1;  // new events: a fresh, recorded task
     ScheduleWorkflowTask(txn, ex, next_attempt);
+    txn.after.push_back([this, &ex] { DispatchWaitingQueries(ex); });
   }
 
   // ---- workflow task completion ----
@@ -870,7 +881,8 @@ class EngineImpl {
       FlushBuffered(ex);
       if (need_wft || req.force_create_new_workflow_task()) ScheduleWorkflowTask(txn, ex);
     }
-    // Queries that waited for this task go out now.
+    AnswerAttachedQueries(ex, req);
+    // Queries left unanswered go out on their own once this is durable.
     txn.after.push_back([this, &ex] { DispatchWaitingQueries(ex); });
 
     const bool return_new = req.return_new_workflow_task() && !ex.closed() &&
@@ -960,9 +972,19 @@ class EngineImpl {
         auto* ea = e.mutable_workflow_execution_failed_event_attributes();
         *ea->mutable_failure() = c.fail_workflow_execution_command_attributes().failure();
         ea->set_workflow_task_completed_event_id(completed_id);
-        ea->set_retry_state(ex.ms.has_retry_policy() ? ev1::RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
-                                                     : ev1::RETRY_STATE_RETRY_POLICY_NOT_SET);
+        const fv1::Failure& failure = c.fail_workflow_execution_command_attributes().failure();
+        std::chrono::nanoseconds backoff{0};
+        ev1::RetryState state = DecideWorkflowRetry(ex, failure, &backoff);
+        ea->set_retry_state(state);
         Close(txn, ex, ev1::WORKFLOW_EXECUTION_STATUS_FAILED);
+        if (state == ev1::RETRY_STATE_IN_PROGRESS) {
+          // The ids go into the closing event, which must stay the last one.
+          Execution& next = RetryRun(txn, ex, &failure, backoff);
+          ex.history.back()
+              .mutable_workflow_execution_failed_event_attributes()
+              ->set_new_execution_run_id(next.ms.run_id());
+          ex.ms.set_new_execution_run_id(next.ms.run_id());
+        }
         return false;
       }
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: {
@@ -1330,6 +1352,53 @@ class EngineImpl {
     return Buffering(ex) ? kPendingStartedId : e.event_id();
   }
 
+  // A workflow's own retry policy (the start request's), applied to a failed run.
+  ev1::RetryState DecideWorkflowRetry(const Execution& ex, const fv1::Failure& failure,
+                                      std::chrono::nanoseconds* delay) {
+    if (!ex.ms.has_retry_policy()) return ev1::RETRY_STATE_RETRY_POLICY_NOT_SET;
+    cv1::RetryPolicy rp = ex.ms.retry_policy();
+    if (!IsSet(rp.initial_interval())) rp.mutable_initial_interval()->set_seconds(1);
+    if (rp.backoff_coefficient() == 0) rp.set_backoff_coefficient(2.0);
+    if (!IsSet(rp.maximum_interval()))
+      ToProto(FromProto(rp.initial_interval()) * 100, rp.mutable_maximum_interval());
+    st::ActivityInfo pseudo;
+    *pseudo.mutable_retry_policy() = rp;
+    pseudo.set_attempt(ex.ms.attempt());
+    *pseudo.mutable_scheduled_time() = ex.ms.start_time();
+    if (IsSet(ex.ms.execution_expiration_time())) {
+      ToProto(FromProto(ex.ms.execution_expiration_time()) - FromProto(ex.ms.start_time()),
+              pseudo.mutable_schedule_to_close_timeout());
+    }
+    return DecideRetry(pseudo, failure, ev1::TIMEOUT_TYPE_UNSPECIFIED, delay);
+  }
+
+  Execution& RetryRun(Txn& txn, Execution& prev, const fv1::Failure* failure,
+                      std::chrono::nanoseconds backoff) {
+    const auto& started = prev.history.front().workflow_execution_started_event_attributes();
+    wsv1::StartWorkflowExecutionRequest req;
+    req.set_workflow_id(prev.ms.workflow_id());
+    req.mutable_workflow_type()->set_name(prev.ms.workflow_type());
+    req.mutable_task_queue()->set_name(prev.ms.task_queue());
+    if (started.has_input()) *req.mutable_input() = started.input();
+    if (started.has_header()) *req.mutable_header() = started.header();
+    *req.mutable_workflow_execution_timeout() = prev.ms.execution_timeout();
+    *req.mutable_workflow_run_timeout() = prev.ms.run_timeout();
+    *req.mutable_workflow_task_timeout() = prev.ms.workflow_task_timeout();
+    if (prev.ms.has_retry_policy()) *req.mutable_retry_policy() = prev.ms.retry_policy();
+    if (prev.ms.has_memo()) *req.mutable_memo() = prev.ms.memo();
+    if (prev.ms.has_search_attributes())
+      *req.mutable_search_attributes() = prev.ms.search_attributes();
+    req.set_identity(started.identity());
+    Continuation cont;
+    cont.previous = &prev;
+    cont.initiator = ev1::CONTINUE_AS_NEW_INITIATOR_RETRY;
+    cont.failure = failure;
+    cont.backoff = backoff;
+    Execution& next = CreateExecution(txn, namespaces_.at(prev.ns_id()), req, &cont);
+    ScheduleFirstWorkflowTask(txn, next);
+    return next;
+  }
+
   ev1::RetryState DecideRetry(const st::ActivityInfo& ai, const fv1::Failure& failure,
                               ev1::TimeoutType timeout, std::chrono::nanoseconds* delay) {
     const cv1::RetryPolicy& rp = ai.retry_policy();
@@ -1567,8 +1636,19 @@ class EngineImpl {
     }
   }
 
+  // A run that continues an earlier one (workflow retry).
+  struct Continuation {
+    const Execution* previous = nullptr;
+    ev1::ContinueAsNewInitiator initiator = ev1::CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED;
+    const fv1::Failure* failure = nullptr;
+    std::chrono::nanoseconds backoff{0};
+  };
+
   Execution& CreateExecution(Txn& txn, const Namespace& ns,
-                             const wsv1::StartWorkflowExecutionRequest& req) {
+                             const wsv1::StartWorkflowExecutionRequest& req,
+                             const Continuation* continuation = nullptr) {
+    static const Continuation kNone;
+    const Continuation& cont = continuation ? *continuation : kNone;
     auto owned = std::make_unique<Execution>();
     Execution& ex = *owned;
     const std::string run_id = NewUuid();
@@ -1576,12 +1656,13 @@ class EngineImpl {
     ms.set_namespace_id(ns.id);
     ms.set_workflow_id(req.workflow_id());
     ms.set_run_id(run_id);
-    ms.set_first_execution_run_id(run_id);
+    ms.set_first_execution_run_id(cont.previous ? cont.previous->ms.first_execution_run_id()
+                                                : run_id);
     ms.set_workflow_type(req.workflow_type().name());
     ms.set_task_queue(req.task_queue().name());
     ms.set_status(ev1::WORKFLOW_EXECUTION_STATUS_RUNNING);
     ms.set_next_event_id(1);
-    ms.set_attempt(1);
+    ms.set_attempt(cont.previous ? cont.previous->ms.attempt() + 1 : 1);
     ms.set_start_request_id(req.request_id());
     TimePoint now = Now();
     ToProto(now, ms.mutable_start_time());
@@ -1606,7 +1687,7 @@ class EngineImpl {
     if (req.has_retry_policy()) *ms.mutable_retry_policy() = req.retry_policy();
     if (req.has_memo()) *ms.mutable_memo() = req.memo();
     if (req.has_search_attributes()) *ms.mutable_search_attributes() = req.search_attributes();
-    auto delay = FromProto(req.workflow_start_delay());
+    auto delay = cont.previous ? cont.backoff : FromProto(req.workflow_start_delay());
     ToProto(now + std::chrono::duration_cast<TimePoint::duration>(delay),
             ms.mutable_execution_time());
 
@@ -1621,8 +1702,17 @@ class EngineImpl {
     *a->mutable_workflow_task_timeout() = ms.workflow_task_timeout();
     a->set_identity(req.identity());
     a->set_original_execution_run_id(run_id);
-    a->set_first_execution_run_id(run_id);
-    a->set_attempt(1);
+    a->set_first_execution_run_id(ms.first_execution_run_id());
+    a->set_attempt(ms.attempt());
+    if (cont.previous) {
+      a->set_continued_execution_run_id(cont.previous->ms.run_id());
+      a->set_initiator(cont.initiator);
+      if (cont.failure) *a->mutable_continued_failure() = *cont.failure;
+      // The execution timeout spans all runs of the chain.
+      if (IsSet(cont.previous->ms.execution_expiration_time())) {
+        *ms.mutable_execution_expiration_time() = cont.previous->ms.execution_expiration_time();
+      }
+    }
     if (ms.has_execution_expiration_time())
       *a->mutable_workflow_execution_expiration_time() = ms.execution_expiration_time();
     ToProto(delay, a->mutable_first_workflow_task_backoff());
@@ -1733,13 +1823,51 @@ class EngineImpl {
              QueuedTask{ex.ns_id(), ex.ms.run_id(), 0, 0, query_id});
   }
 
+  // After a workflow task ended: unanswered attached queries and those that
+  // arrived meanwhile ride the next task if one is scheduled, else go out as
+  // query-only tasks.
   void DispatchWaitingQueries(Execution& ex) {
-    if (ex.ms.workflow_task().started_event_id() != 0) return;
-    auto waiting = std::move(ex.waiting_queries);
+    const auto& wft = ex.ms.workflow_task();
+    if (wft.started_event_id() != 0) return;
+    std::vector<std::string> pending = std::move(ex.attached_queries);
+    ex.attached_queries.clear();
+    pending.insert(pending.end(), ex.waiting_queries.begin(), ex.waiting_queries.end());
     ex.waiting_queries.clear();
-    for (auto& id : waiting) {
-      if (queries_.contains(id)) DispatchQuery(ex, id);
+    for (auto& id : pending) {
+      if (!queries_.contains(id)) continue;
+      if (!ex.closed() && wft.scheduled_event_id() != 0) {
+        ex.waiting_queries.push_back(id);
+      } else {
+        DispatchQuery(ex, id);
+      }
     }
+  }
+
+  void AnswerAttachedQueries(Execution& ex, const wsv1::RespondWorkflowTaskCompletedRequest& req) {
+    std::vector<std::string> unanswered;
+    for (const auto& id : ex.attached_queries) {
+      auto r = req.query_results().find(id);
+      auto q = queries_.find(id);
+      if (q == queries_.end()) continue;
+      if (r == req.query_results().end()) {
+        unanswered.push_back(id);
+        continue;
+      }
+      PendingQuery pq = std::move(q->second);
+      queries_.erase(q);
+      timers_.Cancel(pq.timer_id);
+      absl::Status result = absl::OkStatus();
+      if (r->second.result_type() == ev1::QUERY_RESULT_TYPE_ANSWERED) {
+        *pq.resp->mutable_query_result() = r->second.answer();
+      } else {
+        fv1::Failure failure = r->second.has_failure() ? r->second.failure() : fv1::Failure();
+        if (failure.message().empty()) failure.set_message(r->second.error_message());
+        result = QueryFailedError(failure);
+      }
+      Done d = std::move(pq.done);
+      timers_.Schedule(Now(), [d, result] { d(result); });
+    }
+    ex.attached_queries = std::move(unanswered);
   }
 
   bool StartQueryTask(Poller& poller, Execution& ex, const QueuedTask& task) {
@@ -1792,6 +1920,11 @@ class EngineImpl {
       resp->mutable_query_rejected()->set_status(status);
       return Reply(lock, done, absl::OkStatus());
     }
+    if (ex.closed() && ex.ms.last_completed_wft_started_event_id() == 0) {
+      return Reply(lock, done,
+                   absl::FailedPreconditionError(
+                       "Workflow execution closed before WorkflowTaskStarted event"));
+    }
     std::string id = NewUuid();
     PendingQuery& q = queries_[id];
     q.ns_id = ex.ns_id();
@@ -1810,7 +1943,10 @@ class EngineImpl {
       }
       d(absl::DeadlineExceededError("query timed out: no worker answered before the deadline"));
     });
-    if (ex.ms.workflow_task().started_event_id() != 0) {
+    // With a workflow task pending, the query rides along with it; otherwise
+    // it goes out as a query-only task.
+    if (!ex.closed() && (ex.ms.workflow_task().scheduled_event_id() != 0 ||
+                         ex.ms.last_completed_wft_started_event_id() == 0)) {
       ex.waiting_queries.push_back(id);
     } else {
       DispatchQuery(ex, id);
@@ -2556,8 +2692,6 @@ void Engine::RespondWorkflowTaskFailed(const wsv1::RespondWorkflowTaskFailedRequ
   Txn txn;
   impl_->FailWorkflowTask(txn, *found->first, false, req.cause(),
                           req.has_failure() ? &req.failure() : nullptr, req.identity());
-  txn.after.push_back(
-      [impl = impl_.get(), ex = found->first] { impl->DispatchWaitingQueries(*ex); });
   impl_->Commit(txn, std::move(done));
 }
 
