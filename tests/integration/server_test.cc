@@ -1,0 +1,556 @@
+// The dev server through its real gRPC API, with a scripted worker written
+// against the raw WorkflowService stub: event sequences the official SDKs
+// rely on, and the status codes + error details of bad input.
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "google/rpc/status.pb.h"
+#include "server/dev_server.h"
+#include "temporal/api/errordetails/v1/message.pb.h"
+#include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+
+namespace {
+
+namespace ws = temporal::api::workflowservice::v1;
+namespace ev = temporal::api::enums::v1;
+namespace hv = temporal::api::history::v1;
+namespace cmd = temporal::api::command::v1;
+using temporalio::server::DevServer;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = DevServer::Start({.port = 0});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = ws::WorkflowService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+    return ctx;
+  }
+
+  ws::StartWorkflowExecutionRequest StartRequest(const std::string& id) {
+    ws::StartWorkflowExecutionRequest req;
+    req.set_namespace_("default");
+    req.set_workflow_id(id);
+    req.mutable_workflow_type()->set_name("TestWorkflow");
+    req.mutable_task_queue()->set_name(task_queue_);
+    req.set_request_id("req-" + id);
+    req.set_identity("test");
+    return req;
+  }
+
+  std::string Start(const std::string& id) {
+    ws::StartWorkflowExecutionResponse resp;
+    grpc::Status s = stub_->StartWorkflowExecution(Ctx().get(), StartRequest(id), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.run_id();
+  }
+
+  ws::PollWorkflowTaskQueueResponse PollWorkflowTask() {
+    ws::PollWorkflowTaskQueueRequest req;
+    req.set_namespace_("default");
+    req.mutable_task_queue()->set_name(task_queue_);
+    req.set_identity("worker-1");
+    ws::PollWorkflowTaskQueueResponse resp;
+    grpc::Status s = stub_->PollWorkflowTaskQueue(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+
+  grpc::Status Complete(const std::string& token, std::vector<cmd::Command> commands,
+                        ws::RespondWorkflowTaskCompletedResponse* out = nullptr) {
+    ws::RespondWorkflowTaskCompletedRequest req;
+    req.set_namespace_("default");
+    req.set_task_token(token);
+    req.set_identity("worker-1");
+    for (auto& c : commands) *req.add_commands() = std::move(c);
+    ws::RespondWorkflowTaskCompletedResponse resp;
+    return stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, out ? out : &resp);
+  }
+
+  static cmd::Command CompleteWorkflow(const std::string& data) {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION);
+    auto* p = c.mutable_complete_workflow_execution_command_attributes()
+                  ->mutable_result()
+                  ->add_payloads();
+    (*p->mutable_metadata())["encoding"] = "json/plain";
+    p->set_data(data);
+    return c;
+  }
+
+  static cmd::Command StartTimer(const std::string& id, int millis) {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_START_TIMER);
+    auto* a = c.mutable_start_timer_command_attributes();
+    a->set_timer_id(id);
+    a->mutable_start_to_fire_timeout()->set_seconds(millis / 1000);
+    a->mutable_start_to_fire_timeout()->set_nanos((millis % 1000) * 1000000);
+    return c;
+  }
+
+  static cmd::Command ScheduleActivity(const std::string& id, const std::string& queue) {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK);
+    auto* a = c.mutable_schedule_activity_task_command_attributes();
+    a->set_activity_id(id);
+    a->mutable_activity_type()->set_name("Greet");
+    a->mutable_task_queue()->set_name(queue);
+    a->mutable_start_to_close_timeout()->set_seconds(30);
+    a->mutable_retry_policy()->set_maximum_attempts(3);
+    a->mutable_retry_policy()->mutable_initial_interval()->set_nanos(1000000);
+    return c;
+  }
+
+  std::vector<hv::HistoryEvent> History(const std::string& id, const std::string& run_id = "") {
+    ws::GetWorkflowExecutionHistoryRequest req;
+    req.set_namespace_("default");
+    req.mutable_execution()->set_workflow_id(id);
+    req.mutable_execution()->set_run_id(run_id);
+    ws::GetWorkflowExecutionHistoryResponse resp;
+    grpc::Status s = stub_->GetWorkflowExecutionHistory(Ctx().get(), req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.history().events().begin(), resp.history().events().end()};
+  }
+
+  static std::vector<ev::EventType> Types(const std::vector<hv::HistoryEvent>& events) {
+    std::vector<ev::EventType> out;
+    for (const auto& e : events) out.push_back(e.event_type());
+    return out;
+  }
+
+  static std::vector<ev::EventType> Types(const ws::PollWorkflowTaskQueueResponse& task) {
+    return Types(std::vector<hv::HistoryEvent>(task.history().events().begin(),
+                                               task.history().events().end()));
+  }
+
+  // Unpacks the first error detail of a status into `detail`.
+  template <class Detail>
+  static bool DetailOf(const grpc::Status& status, Detail* detail) {
+    google::rpc::Status rpc;
+    if (!rpc.ParseFromString(status.error_details()) || rpc.details_size() == 0) return false;
+    return rpc.details(0).UnpackTo(detail);
+  }
+
+  std::string task_queue_ = "server-test-tq";
+  std::unique_ptr<DevServer> server_;
+  std::unique_ptr<ws::WorkflowService::Stub> stub_;
+};
+
+using E = ev::EventType;
+
+TEST_F(ServerTest, TimerWorkflowHasTheRealServersEventSequence) {
+  Start("timer-wf");
+  auto task = PollWorkflowTask();
+  ASSERT_FALSE(task.task_token().empty());
+  EXPECT_EQ(task.started_event_id(), 3);
+  EXPECT_EQ(task.previous_started_event_id(), 0);
+  EXPECT_EQ(task.attempt(), 1);
+  EXPECT_EQ(Types(task), (std::vector<ev::EventType>{E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+                                                     E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                                                     E::EVENT_TYPE_WORKFLOW_TASK_STARTED}));
+  ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 10)}).ok());
+  task = PollWorkflowTask();  // after the timer fires
+  EXPECT_EQ(task.previous_started_event_id(), 3);
+  ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("\"done\"")}).ok());
+  auto events = History("timer-wf");
+  EXPECT_EQ(
+      Types(events),
+      (std::vector<ev::EventType>{
+          E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+          E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+          E::EVENT_TYPE_TIMER_STARTED, E::EVENT_TYPE_TIMER_FIRED,
+          E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E::EVENT_TYPE_WORKFLOW_TASK_STARTED,
+          E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED}));
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].event_id(), int64_t(i + 1));
+  EXPECT_EQ(events[4].timer_started_event_attributes().workflow_task_completed_event_id(), 4);
+  EXPECT_EQ(events[5].timer_fired_event_attributes().started_event_id(), 5);
+  EXPECT_EQ(events[8].workflow_task_completed_event_attributes().scheduled_event_id(), 7);
+  EXPECT_EQ(events[8].workflow_task_completed_event_attributes().started_event_id(), 8);
+}
+
+TEST_F(ServerTest, SignalDuringWorkflowTaskIsBufferedUntilItCompletes) {
+  Start("buffered");
+  auto task = PollWorkflowTask();
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("buffered");
+  sig.set_signal_name("go");
+  ws::SignalWorkflowExecutionResponse sig_resp;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sig_resp).ok());
+  // Not visible while the task runs.
+  EXPECT_EQ(History("buffered").size(), 3u);
+  ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 60000)}).ok());
+  EXPECT_EQ(Types(History("buffered")),
+            (std::vector<ev::EventType>{
+                E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                E::EVENT_TYPE_TIMER_STARTED, E::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+                E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED}));
+}
+
+TEST_F(ServerTest, CloseCommandWithUnhandledSignalIsRejectedAsUnhandledCommand) {
+  Start("unhandled");
+  auto task = PollWorkflowTask();
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("unhandled");
+  sig.set_signal_name("late");
+  ws::SignalWorkflowExecutionResponse sig_resp;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sig_resp).ok());
+  grpc::Status s = Complete(task.task_token(), {CompleteWorkflow("1")});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "UnhandledCommand");
+  auto events = History("unhandled");
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events[3].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_FAILED);
+  EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
+            ev::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND);
+  EXPECT_EQ(events[4].event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+  EXPECT_EQ(events[5].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+  EXPECT_EQ(events[5].workflow_task_scheduled_event_attributes().attempt(), 1);
+}
+
+TEST_F(ServerTest, FailedWorkflowTaskRetriesAsTransientAttempt) {
+  Start("transient");
+  auto task = PollWorkflowTask();
+  ws::RespondWorkflowTaskFailedRequest fail;
+  fail.set_namespace_("default");
+  fail.set_task_token(task.task_token());
+  fail.set_cause(ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE);
+  fail.mutable_failure()->set_message("boom");
+  ws::RespondWorkflowTaskFailedResponse fail_resp;
+  ASSERT_TRUE(stub_->RespondWorkflowTaskFailed(Ctx().get(), fail, &fail_resp).ok());
+
+  auto retry = PollWorkflowTask();
+  EXPECT_EQ(retry.attempt(), 2);
+  // History has the failure; the new attempt's events exist only in the poll response.
+  EXPECT_EQ(History("transient").size(), 4u);
+  EXPECT_EQ(Types(retry),
+            (std::vector<ev::EventType>{
+                E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E::EVENT_TYPE_WORKFLOW_TASK_STARTED}));
+  EXPECT_EQ(retry.started_event_id(), 6);
+  ASSERT_TRUE(Complete(retry.task_token(), {CompleteWorkflow("2")}).ok());
+  auto events = History("transient");
+  ASSERT_EQ(events.size(), 8u);
+  EXPECT_EQ(events[4].workflow_task_scheduled_event_attributes().attempt(), 2);
+  EXPECT_EQ(events[6].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+  EXPECT_EQ(events[7].event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+}
+
+TEST_F(ServerTest, ActivityStartedEventIsWrittenAtCompletionWithFinalAttempt) {
+  Start("act");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {ScheduleActivity("a1", "acts")}).ok());
+  auto poll_activity = [&] {
+    ws::PollActivityTaskQueueRequest req;
+    req.set_namespace_("default");
+    req.mutable_task_queue()->set_name("acts");
+    req.set_identity("act-worker");
+    ws::PollActivityTaskQueueResponse resp;
+    EXPECT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), req, &resp).ok());
+    return resp;
+  };
+  auto a1 = poll_activity();
+  ASSERT_EQ(a1.activity_id(), "a1");
+  EXPECT_EQ(a1.attempt(), 1);
+  ws::RespondActivityTaskFailedRequest f;
+  f.set_namespace_("default");
+  f.set_task_token(a1.task_token());
+  f.mutable_failure()->set_message("flaky");
+  f.mutable_failure()->mutable_application_failure_info()->set_type("Flaky");
+  ws::RespondActivityTaskFailedResponse fr;
+  ASSERT_TRUE(stub_->RespondActivityTaskFailed(Ctx().get(), f, &fr).ok());
+  auto a2 = poll_activity();
+  EXPECT_EQ(a2.attempt(), 2);
+  // A stale token (attempt 1) no longer works.
+  ws::RespondActivityTaskCompletedRequest stale;
+  stale.set_namespace_("default");
+  stale.set_task_token(a1.task_token());
+  ws::RespondActivityTaskCompletedResponse cr;
+  EXPECT_EQ(stub_->RespondActivityTaskCompleted(Ctx().get(), stale, &cr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ws::RecordActivityTaskHeartbeatRequest hb;
+  hb.set_namespace_("default");
+  hb.set_task_token(a2.task_token());
+  ws::RecordActivityTaskHeartbeatResponse hbr;
+  ASSERT_TRUE(stub_->RecordActivityTaskHeartbeat(Ctx().get(), hb, &hbr).ok());
+  EXPECT_FALSE(hbr.cancel_requested());
+  ws::RespondActivityTaskCompletedRequest ok;
+  ok.set_namespace_("default");
+  ok.set_task_token(a2.task_token());
+  ASSERT_TRUE(stub_->RespondActivityTaskCompleted(Ctx().get(), ok, &cr).ok());
+  auto events = History("act");
+  ASSERT_EQ(events.size(), 8u);
+  EXPECT_EQ(events[4].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  EXPECT_EQ(events[5].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  EXPECT_EQ(events[5].activity_task_started_event_attributes().attempt(), 2);
+  EXPECT_EQ(events[5].activity_task_started_event_attributes().last_failure().message(), "flaky");
+  EXPECT_EQ(events[6].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+  EXPECT_EQ(events[6].activity_task_completed_event_attributes().started_event_id(), 6);
+  EXPECT_EQ(events[7].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+}
+
+// A query reaching a workflow with a pending workflow task rides along in the
+// task's `queries` map; one that arrives later goes out as a query-only task.
+// Which happens depends on arrival order, so repeat until both were seen.
+TEST_F(ServerTest, QueriesAreAnsweredAttachedToWorkflowTasksOrAsQueryOnlyTasks) {
+  bool saw_attached = false, saw_query_only = false;
+  for (int round = 0; round < 40 && !(saw_attached && saw_query_only); ++round) {
+    const std::string id = "query-" + std::to_string(round);
+    Start(id);
+    auto query = std::async(std::launch::async, [&] {
+      ws::QueryWorkflowRequest req;
+      req.set_namespace_("default");
+      req.mutable_execution()->set_workflow_id(id);
+      req.mutable_query()->set_query_type("state");
+      ws::QueryWorkflowResponse resp;
+      grpc::Status s = stub_->QueryWorkflow(Ctx().get(), req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      return resp.query_result().payloads_size() ? resp.query_result().payloads(0).data() : "";
+    });
+    auto task = PollWorkflowTask();
+    if (!task.queries().empty()) {
+      saw_attached = true;
+      ASSERT_EQ(task.queries().size(), 1u);
+      EXPECT_EQ(task.queries().begin()->second.query_type(), "state");
+      ws::RespondWorkflowTaskCompletedRequest req;
+      req.set_namespace_("default");
+      req.set_task_token(task.task_token());
+      auto& result = (*req.mutable_query_results())[task.queries().begin()->first];
+      result.set_result_type(ev::QUERY_RESULT_TYPE_ANSWERED);
+      result.mutable_answer()->add_payloads()->set_data("\"attached\"");
+      *req.add_commands() = StartTimer("t", 60000);
+      ws::RespondWorkflowTaskCompletedResponse resp;
+      ASSERT_TRUE(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).ok());
+      EXPECT_EQ(query.get(), "\"attached\"");
+      continue;
+    }
+    // The query came after the task started: it goes out once the task is done.
+    ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t", 60000)}).ok());
+    auto query_task = PollWorkflowTask();
+    ASSERT_TRUE(query_task.has_query()) << "expected a query-only task";
+    EXPECT_EQ(query_task.query().query_type(), "state");
+    EXPECT_GT(query_task.history().events_size(), 0);  // full history for a non-sticky worker
+    saw_query_only = true;
+    ws::RespondQueryTaskCompletedRequest answer;
+    answer.set_namespace_("default");
+    answer.set_task_token(query_task.task_token());
+    answer.set_completed_type(ev::QUERY_RESULT_TYPE_ANSWERED);
+    answer.mutable_query_result()->add_payloads()->set_data("\"query-only\"");
+    ws::RespondQueryTaskCompletedResponse answer_resp;
+    ASSERT_TRUE(stub_->RespondQueryTaskCompleted(Ctx().get(), answer, &answer_resp).ok());
+    EXPECT_EQ(query.get(), "\"query-only\"");
+  }
+  EXPECT_TRUE(saw_attached);
+  EXPECT_TRUE(saw_query_only);
+}
+
+TEST_F(ServerTest, PollWithNoTaskReturnsEmptyBeforeTheDeadline) {
+  ws::PollActivityTaskQueueRequest req;
+  req.set_namespace_("default");
+  req.mutable_task_queue()->set_name("idle");
+  ws::PollActivityTaskQueueResponse resp;
+  grpc::Status s =
+      stub_->PollActivityTaskQueue(Ctx(std::chrono::milliseconds(1500)).get(), req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.task_token().empty());
+}
+
+// ---- bad input ----
+
+TEST_F(ServerTest, StartValidatesRequiredFields) {
+  ws::StartWorkflowExecutionResponse resp;
+  for (auto mutate : std::vector<std::function<void(ws::StartWorkflowExecutionRequest&)>>{
+           [](auto& r) { r.clear_workflow_id(); }, [](auto& r) { r.clear_workflow_type(); },
+           [](auto& r) { r.clear_task_queue(); },
+           [](auto& r) { r.mutable_workflow_run_timeout()->set_seconds(-1); }}) {
+    auto req = StartRequest("bad");
+    mutate(req);
+    EXPECT_EQ(stub_->StartWorkflowExecution(Ctx().get(), req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(ServerTest, UnknownNamespaceIsNotFoundWithNamespaceNotFoundFailure) {
+  auto req = StartRequest("x");
+  req.set_namespace_("nope");
+  ws::StartWorkflowExecutionResponse resp;
+  grpc::Status s = stub_->StartWorkflowExecution(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  temporal::api::errordetails::v1::NamespaceNotFoundFailure detail;
+  ASSERT_TRUE(DetailOf(s, &detail));
+  EXPECT_EQ(detail.namespace_(), "nope");
+  ws::DescribeNamespaceRequest dreq;
+  dreq.set_namespace_("nope");
+  ws::DescribeNamespaceResponse dresp;
+  EXPECT_EQ(stub_->DescribeNamespace(Ctx().get(), dreq, &dresp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, DuplicateStartIsAlreadyExistsWithRunIdUnlessSameRequest) {
+  std::string run_id = Start("dup");
+  auto again = StartRequest("dup");
+  ws::StartWorkflowExecutionResponse resp;
+  // The same request id is the same start: same run, no error.
+  ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), again, &resp).ok());
+  EXPECT_EQ(resp.run_id(), run_id);
+  again.set_request_id("another");
+  grpc::Status s = stub_->StartWorkflowExecution(Ctx().get(), again, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  temporal::api::errordetails::v1::WorkflowExecutionAlreadyStartedFailure detail;
+  ASSERT_TRUE(DetailOf(s, &detail));
+  EXPECT_EQ(detail.run_id(), run_id);
+  EXPECT_EQ(detail.start_request_id(), "req-dup");
+  // USE_EXISTING returns the running run.
+  again.set_workflow_id_conflict_policy(ev::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING);
+  ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), again, &resp).ok());
+  EXPECT_EQ(resp.run_id(), run_id);
+  EXPECT_FALSE(resp.started());
+}
+
+TEST_F(ServerTest, UnknownExecutionIsNotFoundForEveryOperation) {
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("missing");
+  sig.set_signal_name("s");
+  ws::SignalWorkflowExecutionResponse sr;
+  EXPECT_EQ(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ws::TerminateWorkflowExecutionRequest term;
+  term.set_namespace_("default");
+  term.mutable_workflow_execution()->set_workflow_id("missing");
+  ws::TerminateWorkflowExecutionResponse tr;
+  EXPECT_EQ(stub_->TerminateWorkflowExecution(Ctx().get(), term, &tr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ws::DescribeWorkflowExecutionRequest desc;
+  desc.set_namespace_("default");
+  desc.mutable_execution()->set_workflow_id("missing");
+  ws::DescribeWorkflowExecutionResponse dr;
+  EXPECT_EQ(stub_->DescribeWorkflowExecution(Ctx().get(), desc, &dr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ws::GetWorkflowExecutionHistoryRequest hist;
+  hist.set_namespace_("default");
+  hist.mutable_execution()->set_workflow_id("missing");
+  ws::GetWorkflowExecutionHistoryResponse hr;
+  EXPECT_EQ(stub_->GetWorkflowExecutionHistory(Ctx().get(), hist, &hr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, GarbageTaskTokenIsInvalidArgument) {
+  ws::RespondWorkflowTaskCompletedRequest req;
+  req.set_namespace_("default");
+  req.set_task_token("\xff\xfe not a token");
+  ws::RespondWorkflowTaskCompletedResponse resp;
+  EXPECT_EQ(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ws::RespondActivityTaskCompletedRequest areq;
+  areq.set_namespace_("default");
+  ws::RespondActivityTaskCompletedResponse aresp;
+  EXPECT_EQ(stub_->RespondActivityTaskCompleted(Ctx().get(), areq, &aresp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, CompletedWorkflowTaskTokenCannotBeUsedTwice) {
+  Start("twice");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t", 60000)}).ok());
+  EXPECT_EQ(Complete(task.task_token(), {}).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, OversizedPayloadIsRejected) {
+  auto req = StartRequest("big");
+  req.mutable_input()->add_payloads()->set_data(std::string(2 * 1024 * 1024 + 1, 'x'));
+  ws::StartWorkflowExecutionResponse resp;
+  grpc::Status s = stub_->StartWorkflowExecution(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("size"), std::string::npos) << s.error_message();
+}
+
+TEST_F(ServerTest, BadCommandFailsTheWorkflowTaskAndKeepsHistoryConsistent) {
+  Start("badcmd");
+  auto task = PollWorkflowTask();
+  cmd::Command bad;
+  bad.set_command_type(ev::COMMAND_TYPE_START_TIMER);  // no timer id, no timeout
+  grpc::Status s = Complete(task.task_token(), {bad});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto events = History("badcmd");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
+            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES);
+}
+
+TEST_F(ServerTest, ListFilterErrorsAreInvalidArgumentAndFiltersWork) {
+  Start("list-a");
+  Start("list-b");
+  ws::ListWorkflowExecutionsRequest req;
+  req.set_namespace_("default");
+  req.set_query("WorkflowId = 'list-a' AND ExecutionStatus = 'Running'");
+  ws::ListWorkflowExecutionsResponse resp;
+  ASSERT_TRUE(stub_->ListWorkflowExecutions(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.executions_size(), 1);
+  EXPECT_EQ(resp.executions(0).execution().workflow_id(), "list-a");
+  ws::CountWorkflowExecutionsRequest count;
+  count.set_namespace_("default");
+  count.set_query("WorkflowType = 'TestWorkflow'");
+  ws::CountWorkflowExecutionsResponse count_resp;
+  ASSERT_TRUE(stub_->CountWorkflowExecutions(Ctx().get(), count, &count_resp).ok());
+  EXPECT_EQ(count_resp.count(), 2);
+  req.set_query("NoSuchAttribute = 'x'");
+  EXPECT_EQ(stub_->ListWorkflowExecutions(Ctx().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_query("WorkflowId = ");
+  EXPECT_EQ(stub_->ListWorkflowExecutions(Ctx().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, NamespaceRegistrationAndDuplicates) {
+  ws::RegisterNamespaceRequest req;
+  req.set_namespace_("orders");
+  req.mutable_workflow_execution_retention_period()->set_seconds(3600);
+  ws::RegisterNamespaceResponse resp;
+  ASSERT_TRUE(stub_->RegisterNamespace(Ctx().get(), req, &resp).ok());
+  grpc::Status dup = stub_->RegisterNamespace(Ctx().get(), req, &resp);
+  EXPECT_EQ(dup.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  temporal::api::errordetails::v1::NamespaceAlreadyExistsFailure detail;
+  EXPECT_TRUE(DetailOf(dup, &detail));
+  ws::DescribeNamespaceRequest dreq;
+  dreq.set_namespace_("orders");
+  ws::DescribeNamespaceResponse dresp;
+  ASSERT_TRUE(stub_->DescribeNamespace(Ctx().get(), dreq, &dresp).ok());
+  EXPECT_EQ(dresp.config().workflow_execution_retention_ttl().seconds(), 3600);
+  ws::RegisterNamespaceRequest empty;
+  EXPECT_EQ(stub_->RegisterNamespace(Ctx().get(), empty, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, PollAndQueryValidateInput) {
+  ws::PollWorkflowTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  ws::PollWorkflowTaskQueueResponse presp;
+  EXPECT_EQ(stub_->PollWorkflowTaskQueue(Ctx().get(), poll, &presp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  Start("q");
+  ws::QueryWorkflowRequest q;
+  q.set_namespace_("default");
+  q.mutable_execution()->set_workflow_id("q");
+  ws::QueryWorkflowResponse qresp;
+  EXPECT_EQ(stub_->QueryWorkflow(Ctx().get(), q, &qresp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
