@@ -81,11 +81,13 @@ void DevServer::Shutdown() {
     impl_->stopped = true;
   }
   impl_->health_service->SetServing(false);
-  // Parked polls first, so the gRPC shutdown does not wait for them.
+  // Parked polls first, so the gRPC shutdown does not wait for them. Calls
+  // waiting on a commit finish as the store still runs; then the store drains
+  // (its callbacks still reach the engine) before the engine goes away.
   impl_->engine->Shutdown();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  impl_->engine.reset();
   impl_->store.reset();
+  impl_->engine.reset();
   impl_->cv.notify_all();
 }
 

@@ -356,7 +356,10 @@ class EngineImpl {
       Poller poller = std::move(it->second);
       pollers_.erase(it);
       timers_.Cancel(poller.timer_id);
-      if (TryStartTask(poller, task)) return;
+      if (TryStartTask(poller, task)) {
+        poll_deadlines_.erase(poll_id);
+        return;
+      }
       // Stale task: give the poller back.
       it = pollers_.emplace(poll_id, std::move(poller)).first;
       q.pollers.push_front(poll_id);
