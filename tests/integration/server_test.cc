@@ -313,17 +313,28 @@ TEST_F(ServerTest, QueriesAreAnsweredAttachedToWorkflowTasksOrAsQueryOnlyTasks) 
   for (int round = 0; round < 40 && !(saw_attached && saw_query_only); ++round) {
     const std::string id = "query-" + std::to_string(round);
     Start(id);
-    auto query = std::async(std::launch::async, [&] {
-      ws::QueryWorkflowRequest req;
-      req.set_namespace_("default");
-      req.mutable_execution()->set_workflow_id(id);
-      req.mutable_query()->set_query_type("state");
-      ws::QueryWorkflowResponse resp;
-      grpc::Status s = stub_->QueryWorkflow(Ctx().get(), req, &resp);
+    // Even rounds send the query before polling (it usually rides the task);
+    // odd rounds poll first, so the query must wait and go out on its own.
+    const bool query_first = round % 2 == 0;
+    ws::PollWorkflowTaskQueueResponse polled;
+    if (!query_first) polled = PollWorkflowTask();
+    auto query_ctx = Ctx();
+    ws::QueryWorkflowRequest query_req;
+    query_req.set_namespace_("default");
+    query_req.mutable_execution()->set_workflow_id(id);
+    query_req.mutable_query()->set_query_type("state");
+    ws::QueryWorkflowResponse query_resp;
+    std::promise<grpc::Status> query_done;
+    stub_->async()->QueryWorkflow(query_ctx.get(), &query_req, &query_resp,
+                                  [&](grpc::Status s) { query_done.set_value(s); });
+    auto query = std::async(std::launch::deferred, [&] {
+      grpc::Status s = query_done.get_future().get();
       EXPECT_TRUE(s.ok()) << s.error_message();
-      return resp.query_result().payloads_size() ? resp.query_result().payloads(0).data() : "";
+      return query_resp.query_result().payloads_size()
+                 ? query_resp.query_result().payloads(0).data()
+                 : "";
     });
-    auto task = PollWorkflowTask();
+    auto task = query_first ? PollWorkflowTask() : polled;
     if (!task.queries().empty()) {
       saw_attached = true;
       ASSERT_EQ(task.queries().size(), 1u);
