@@ -382,6 +382,168 @@ TEST_F(ServerTest, PollWithNoTaskReturnsEmptyBeforeTheDeadline) {
   EXPECT_TRUE(resp.task_token().empty());
 }
 
+// One workflow task completion per command kind: the events it writes.
+TEST_F(ServerTest, EachCommandWritesItsEvents) {
+  struct Case {
+    std::string name;
+    std::vector<cmd::Command> first;   // completion of the first task
+    std::vector<cmd::Command> second;  // completion of a second task (if any)
+    std::vector<ev::EventType> tail;   // last events of the history
+    ev::WorkflowExecutionStatus status;
+  };
+  auto cancel_timer = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_CANCEL_TIMER);
+    c.mutable_cancel_timer_command_attributes()->set_timer_id("t1");
+    return c;
+  };
+  auto fail = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION);
+    c.mutable_fail_workflow_execution_command_attributes()->mutable_failure()->set_message("no");
+    return c;
+  };
+  auto cancel = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION);
+    return c;
+  };
+  auto marker = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_RECORD_MARKER);
+    c.mutable_record_marker_command_attributes()->set_marker_name("core_patch");
+    return c;
+  };
+  auto upsert = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+    auto& f = (*c.mutable_upsert_workflow_search_attributes_command_attributes()
+                    ->mutable_search_attributes()
+                    ->mutable_indexed_fields())["CustomKeywordField"];
+    f.set_data("\"x\"");
+    return c;
+  };
+  auto memo = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES);
+    (*c.mutable_modify_workflow_properties_command_attributes()
+          ->mutable_upserted_memo()
+          ->mutable_fields())["owner"]
+        .set_data("\"me\"");
+    return c;
+  };
+  auto cancel_activity = [] {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK);
+    c.mutable_request_cancel_activity_task_command_attributes()->set_scheduled_event_id(5);
+    return c;
+  };
+  using S = ev::WorkflowExecutionStatus;
+  std::vector<Case> cases = {
+      {"cancel-timer",
+       {StartTimer("t1", 60000), cancel_timer(), CompleteWorkflow("1")},
+       {},
+       {E::EVENT_TYPE_TIMER_STARTED, E::EVENT_TYPE_TIMER_CANCELED,
+        E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED},
+       S::WORKFLOW_EXECUTION_STATUS_COMPLETED},
+      {"fail",
+       {fail()},
+       {},
+       {E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED},
+       S::WORKFLOW_EXECUTION_STATUS_FAILED},
+      {"cancel",
+       {cancel()},
+       {},
+       {E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED},
+       S::WORKFLOW_EXECUTION_STATUS_CANCELED},
+      {"marker-upsert-memo",
+       {marker(), upsert(), memo(), CompleteWorkflow("1")},
+       {},
+       {E::EVENT_TYPE_MARKER_RECORDED, E::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        E::EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED},
+       S::WORKFLOW_EXECUTION_STATUS_COMPLETED},
+      // An activity nobody started is cancelled on the spot, and the workflow hears of it.
+      {"cancel-unstarted-activity",
+       {ScheduleActivity("a1", "nobody")},
+       {cancel_activity()},
+       {E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E::EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        E::EVENT_TYPE_ACTIVITY_TASK_CANCELED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED},
+       S::WORKFLOW_EXECUTION_STATUS_RUNNING},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Start(c.name);
+    auto task = PollWorkflowTask();
+    grpc::Status s = Complete(task.task_token(), c.first);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    if (!c.second.empty()) {
+      // A signal gives the workflow a second task.
+      ws::SignalWorkflowExecutionRequest sig;
+      sig.set_namespace_("default");
+      sig.mutable_workflow_execution()->set_workflow_id(c.name);
+      sig.set_signal_name("next");
+      ws::SignalWorkflowExecutionResponse sr;
+      ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sr).ok());
+      task = PollWorkflowTask();
+      s = Complete(task.task_token(), c.second);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    auto types = Types(History(c.name));
+    ASSERT_GE(types.size(), c.tail.size());
+    EXPECT_EQ(std::vector<ev::EventType>(types.end() - c.tail.size(), types.end()), c.tail);
+    ws::DescribeWorkflowExecutionRequest d;
+    d.set_namespace_("default");
+    d.mutable_execution()->set_workflow_id(c.name);
+    ws::DescribeWorkflowExecutionResponse dr;
+    ASSERT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), d, &dr).ok());
+    EXPECT_EQ(dr.workflow_execution_info().status(), c.status);
+  }
+}
+
+TEST_F(ServerTest, TerminateFailsTheRunningWorkflowTaskFirst) {
+  Start("term");
+  auto task = PollWorkflowTask();
+  ws::TerminateWorkflowExecutionRequest t;
+  t.set_namespace_("default");
+  t.mutable_workflow_execution()->set_workflow_id("term");
+  t.set_reason("stop");
+  ws::TerminateWorkflowExecutionResponse tr;
+  ASSERT_TRUE(stub_->TerminateWorkflowExecution(Ctx().get(), t, &tr).ok());
+  auto events = History("term");
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
+            ev::WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND);
+  EXPECT_EQ(events[4].workflow_execution_terminated_event_attributes().reason(), "stop");
+  // The worker's late answer is refused.
+  EXPECT_EQ(Complete(task.task_token(), {CompleteWorkflow("1")}).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, HistoryLongPollWakesOnCloseEvent) {
+  Start("longpoll");
+  auto waiter = std::async(std::launch::async, [&] {
+    ws::GetWorkflowExecutionHistoryRequest req;
+    req.set_namespace_("default");
+    req.mutable_execution()->set_workflow_id("longpoll");
+    req.set_wait_new_event(true);
+    req.set_history_event_filter_type(ev::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT);
+    ws::GetWorkflowExecutionHistoryResponse resp;
+    EXPECT_TRUE(
+        stub_->GetWorkflowExecutionHistory(Ctx(std::chrono::seconds(30)).get(), req, &resp).ok());
+    return resp;
+  });
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("\"r\"")}).ok());
+  auto resp = waiter.get();
+  // Either the close event, or (if the poll expired first) an empty page to poll again.
+  if (resp.history().events_size() == 0) {
+    EXPECT_FALSE(resp.next_page_token().empty());
+  } else {
+    ASSERT_EQ(resp.history().events_size(), 1);
+    EXPECT_EQ(resp.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  }
+}
+
 // ---- bad input ----
 
 TEST_F(ServerTest, StartValidatesRequiredFields) {
