@@ -544,6 +544,74 @@ TEST_F(ServerTest, HistoryLongPollWakesOnCloseEvent) {
   }
 }
 
+TEST_F(ServerTest, DescribeTaskQueueListsPollersAndReverseHistoryPages) {
+  Start("tq");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("1")}).ok());
+  ws::DescribeTaskQueueRequest d;
+  d.set_namespace_("default");
+  d.mutable_task_queue()->set_name(task_queue_);
+  d.set_task_queue_type(ev::TASK_QUEUE_TYPE_WORKFLOW);
+  ws::DescribeTaskQueueResponse dr;
+  ASSERT_TRUE(stub_->DescribeTaskQueue(Ctx().get(), d, &dr).ok());
+  ASSERT_EQ(dr.pollers_size(), 1);
+  EXPECT_EQ(dr.pollers(0).identity(), "worker-1");
+
+  ws::GetWorkflowExecutionHistoryReverseRequest r;
+  r.set_namespace_("default");
+  r.mutable_execution()->set_workflow_id("tq");
+  r.set_maximum_page_size(2);
+  std::vector<int64_t> ids;
+  ws::GetWorkflowExecutionHistoryReverseResponse rr;
+  do {
+    rr.Clear();
+    ASSERT_TRUE(stub_->GetWorkflowExecutionHistoryReverse(Ctx().get(), r, &rr).ok());
+    for (const auto& e : rr.history().events()) ids.push_back(e.event_id());
+    r.set_next_page_token(rr.next_page_token());
+  } while (!rr.next_page_token().empty());
+  EXPECT_EQ(ids, (std::vector<int64_t>{5, 4, 3, 2, 1}));
+}
+
+TEST_F(ServerTest, ActivityCancellationIsDeliveredThroughHeartbeats) {
+  Start("cancel-act");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {ScheduleActivity("a1", "acts")}).ok());
+  ws::PollActivityTaskQueueRequest preq;
+  preq.set_namespace_("default");
+  preq.mutable_task_queue()->set_name("acts");
+  ws::PollActivityTaskQueueResponse act;
+  ASSERT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), preq, &act).ok());
+  // The workflow asks for cancellation (a signal gives it a task to do so).
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("cancel-act");
+  sig.set_signal_name("cancel");
+  ws::SignalWorkflowExecutionResponse sr;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sr).ok());
+  task = PollWorkflowTask();
+  cmd::Command c;
+  c.set_command_type(ev::COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK);
+  c.mutable_request_cancel_activity_task_command_attributes()->set_scheduled_event_id(5);
+  ASSERT_TRUE(Complete(task.task_token(), {c}).ok());
+  ws::RecordActivityTaskHeartbeatRequest hb;
+  hb.set_namespace_("default");
+  hb.set_task_token(act.task_token());
+  ws::RecordActivityTaskHeartbeatResponse hbr;
+  ASSERT_TRUE(stub_->RecordActivityTaskHeartbeat(Ctx().get(), hb, &hbr).ok());
+  EXPECT_TRUE(hbr.cancel_requested());
+  ws::RespondActivityTaskCanceledRequest cr;
+  cr.set_namespace_("default");
+  cr.set_task_token(act.task_token());
+  ws::RespondActivityTaskCanceledResponse crr;
+  ASSERT_TRUE(stub_->RespondActivityTaskCanceled(Ctx().get(), cr, &crr).ok());
+  auto types = Types(History("cancel-act"));
+  ASSERT_GE(types.size(), 3u);
+  EXPECT_EQ(std::vector<ev::EventType>(types.end() - 3, types.end()),
+            (std::vector<ev::EventType>{E::EVENT_TYPE_ACTIVITY_TASK_STARTED,
+                                        E::EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+                                        E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED}));
+}
+
 // ---- bad input ----
 
 TEST_F(ServerTest, StartValidatesRequiredFields) {
