@@ -1,78 +1,31 @@
-// In-memory Store: durable for the life of the process only. Replaced by the
-// SQLite store (persistence/sqlite_store.cc) as the default.
-#include <condition_variable>
-#include <deque>
-#include <future>
-#include <map>
-#include <mutex>
-#include <thread>
-
 #include "server/persistence/store.h"
 
+#include <future>
+#include <memory>
+#include <utility>
+
 namespace temporalio::server::persistence {
-
-absl::Status Store::CommitSync(WriteBatch batch) {
-  std::promise<absl::Status> p;
-  auto f = p.get_future();
-  Commit(std::move(batch), [&p](absl::Status s) { p.set_value(s); });
-  return f.get();
-}
-
 namespace {
-class MemStore : public Store {
- public:
-  MemStore() : thread_([this] { Run(); }) {}
-  ~MemStore() override {
-    {
-      std::lock_guard l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Commit(WriteBatch batch, std::function<void(absl::Status)> done) override {
-    std::lock_guard l(mu_);
-    q_.emplace_back(std::move(batch), std::move(done));
-    cv_.notify_all();
-  }
-  absl::StatusOr<std::vector<NamespaceRecord>> LoadNamespaces() override {
-    return std::vector<NamespaceRecord>{};
-  }
-  absl::StatusOr<std::vector<ExecutionRecord>> LoadExecutions() override {
-    return std::vector<ExecutionRecord>{};
-  }
-  absl::StatusOr<std::vector<std::string>> ReadHistory(const std::string&, const std::string&,
-                                                       int64_t, int64_t) override {
-    return std::vector<std::string>{};
-  }
-  absl::StatusOr<std::vector<CurrentExecution>> LoadCurrentExecutions() override {
-    return std::vector<CurrentExecution>{};
-  }
-  Stats GetStats() const override { return {}; }
 
- private:
-  void Run() {
-    std::unique_lock l(mu_);
-    while (true) {
-      cv_.wait(l, [this] { return stop_ || !q_.empty(); });
-      if (q_.empty() && stop_) return;
-      auto items = std::move(q_);
-      q_.clear();
-      l.unlock();
-      for (auto& [b, d] : items) d(absl::OkStatus());
-      l.lock();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<WriteBatch, std::function<void(absl::Status)>>> q_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+// The store whose writer thread this is, if any.
+thread_local const Store* current_writer_store = nullptr;
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions&) {
-  return std::unique_ptr<Store>(new MemStore());
+void Store::MarkCurrentThreadAsWriter() const { current_writer_store = this; }
+
+absl::Status Store::CommitSync(WriteBatch batch) {
+  if (current_writer_store == this) {
+    return absl::FailedPreconditionError(
+        "Store::CommitSync called on the store's writer thread (from a Commit callback); "
+        "it would deadlock. Use Commit with a callback instead.");
+  }
+  // Shared so the callback never touches a promise its waiter already destroyed.
+  auto promise = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = promise->get_future();
+  Commit(std::move(batch),
+         [promise](absl::Status status) { promise->set_value(std::move(status)); });
+  return result.get();
 }
 
 }  // namespace temporalio::server::persistence

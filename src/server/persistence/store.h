@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,6 +20,8 @@ struct NamespaceRecord {
   std::string id;
   std::string name;
   std::string info;
+
+  bool operator==(const NamespaceRecord&) const = default;
 };
 
 // One workflow run. `state` is the opaque serialized mutable state; the other
@@ -29,11 +32,13 @@ struct ExecutionRecord {
   std::string run_id;
   std::string workflow_type;
   std::string task_queue;
-  int32_t status = 0;              // temporal.api.enums.v1.WorkflowExecutionStatus
+  int32_t status = 0;  // temporal.api.enums.v1.WorkflowExecutionStatus
   int64_t start_time_unix_ns = 0;
   int64_t close_time_unix_ns = 0;  // 0 while open
   int64_t history_length = 0;
   std::string state;
+
+  bool operator==(const ExecutionRecord&) const = default;
 };
 
 // Events appended to one run's history: events[i] has id first_event_id + i.
@@ -43,6 +48,8 @@ struct HistoryAppend {
   std::string run_id;
   int64_t first_event_id = 0;
   std::vector<std::string> events;
+
+  bool operator==(const HistoryAppend&) const = default;
 };
 
 // Which run is "current" for a workflow id (the one start/signal address when
@@ -51,14 +58,16 @@ struct CurrentExecution {
   std::string namespace_id;
   std::string workflow_id;
   std::string run_id;
+
+  bool operator==(const CurrentExecution&) const = default;
 };
 
 // One atomic unit: all of it is durable, or none of it.
 struct WriteBatch {
-  std::vector<NamespaceRecord> namespaces;      // upsert by id
-  std::vector<ExecutionRecord> executions;      // upsert by (namespace_id, run_id)
-  std::vector<HistoryAppend> history;           // insert; an existing event id is an error
-  std::vector<CurrentExecution> current;        // upsert by (namespace_id, workflow_id)
+  std::vector<NamespaceRecord> namespaces;  // upsert by id
+  std::vector<ExecutionRecord> executions;  // upsert by (namespace_id, run_id)
+  std::vector<HistoryAppend> history;       // insert; an existing event id is an error
+  std::vector<CurrentExecution> current;    // upsert by (namespace_id, workflow_id)
 
   bool empty() const {
     return namespaces.empty() && executions.empty() && history.empty() && current.empty();
@@ -70,18 +79,33 @@ struct WriteBatch {
 // synchronous mode) or failed. Batches from many callers are grouped into one
 // transaction (group commit); each caller still learns its own outcome, and a
 // batch is never reported durable before it is. Batches commit in call order.
+//
+// Callbacks: `done` runs on the writer thread, so it must be quick and must not
+// throw; every other batch waits for it. It may call Commit (the new batch
+// goes into a later group) but must never block waiting for another commit:
+// CommitSync from a callback would wait for the thread it runs on, so it
+// returns FailedPreconditionError instead of deadlocking.
+//
+// Destruction commits everything already queued, runs its callbacks, then
+// stops the writer. A Commit made once destruction has begun (e.g. from a
+// callback of a drained batch) is not written: its `done` runs at once, on
+// the calling thread, with CancelledError. Commit must not otherwise race with
+// the destructor (the caller must not use a store it is destroying).
 class Store {
  public:
   virtual ~Store() = default;
 
   virtual void Commit(WriteBatch batch, std::function<void(absl::Status)> done) = 0;
-  // Commit and wait.
+  // Commit and wait. Errors: as Commit's; FailedPreconditionError when called
+  // on this store's writer thread (from a `done` callback), where waiting would
+  // deadlock.
   absl::Status CommitSync(WriteBatch batch);
 
   virtual absl::StatusOr<std::vector<NamespaceRecord>> LoadNamespaces() = 0;
   // All runs, open and closed, in start order.
   virtual absl::StatusOr<std::vector<ExecutionRecord>> LoadExecutions() = 0;
-  // Serialized events of one run with id >= from_event_id, ascending, at most max_events.
+  // Serialized events of one run with id >= from_event_id, ascending, at most
+  // max_events (max_events <= 0: no limit). An unknown run yields no events.
   virtual absl::StatusOr<std::vector<std::string>> ReadHistory(const std::string& namespace_id,
                                                                const std::string& run_id,
                                                                int64_t from_event_id,
@@ -89,23 +113,43 @@ class Store {
   virtual absl::StatusOr<std::vector<CurrentExecution>> LoadCurrentExecutions() = 0;
 
   // Counters for benchmarks: batches accepted, transactions committed.
+  // batches / transactions is the group-commit factor.
   struct Stats {
     uint64_t batches = 0;
     uint64_t transactions = 0;
+    uint64_t failed_batches = 0;       // batches whose `done` got an error
+    uint64_t failed_transactions = 0;  // group transactions that did not commit
+    uint64_t max_group_batches = 0;    // most batches in one transaction
+    // Commits that synced the log to disk: with synchronous=FULL/EXTRA in WAL
+    // mode, each committed transaction fsyncs the WAL once; NORMAL/OFF: 0.
+    uint64_t synced_commits = 0;
   };
   virtual Stats GetStats() const = 0;
+
+ protected:
+  // An implementation calls this on its writer thread (the thread that runs
+  // `done` callbacks) so that CommitSync there fails instead of deadlocking.
+  void MarkCurrentThreadAsWriter() const;
 };
 
 struct SqliteOptions {
   // File path; empty or ":memory:" for an in-memory database (lost at exit).
   std::string path;
-  // "FULL" (default: fsync on every commit), "NORMAL" or "OFF".
+  // "FULL" (default: fsync on every commit), "NORMAL" or "OFF" ("EXTRA" too;
+  // case-insensitive). Anything else fails the open with InvalidArgumentError.
   std::string synchronous = "FULL";
-  // Extra PRAGMA key=value pairs applied at open (`--sqlite-pragma`).
+  // Extra PRAGMA key=value pairs applied at open (`--sqlite-pragma`) to every
+  // connection, after journal_mode=WAL and synchronous. Keys must be
+  // identifiers and values plain words or numbers ([A-Za-z0-9_.+-]); anything
+  // else, or a pragma statement that fails, fails the open with
+  // InvalidArgumentError (SQLite itself silently ignores unknown pragmas).
   std::vector<std::pair<std::string, std::string>> pragmas;
 };
 
 // Opens (creating and migrating as needed) a SQLite store in WAL mode.
+// Errors: InvalidArgumentError for bad options; FailedPreconditionError when
+// the database's schema is newer than this binary knows; InternalError when
+// SQLite fails (unreadable file, not a database, ...).
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
 
 }  // namespace temporalio::server::persistence

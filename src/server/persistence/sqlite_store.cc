@@ -1,0 +1,627 @@
+#include "server/persistence/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace temporalio::server::persistence {
+namespace {
+
+// Ordered schema migrations. Each runs once, inside the transaction that
+// records it in schema_version. Append new ones; never edit a released one.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE namespaces (
+  id TEXT NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  info BLOB NOT NULL
+);
+CREATE TABLE executions (
+  namespace_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  workflow_type TEXT NOT NULL,
+  task_queue TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  start_time_unix_ns INTEGER NOT NULL,
+  close_time_unix_ns INTEGER NOT NULL,
+  history_length INTEGER NOT NULL,
+  state BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, run_id)
+);
+CREATE INDEX executions_by_workflow_id ON executions (namespace_id, workflow_id);
+CREATE INDEX executions_by_status ON executions (namespace_id, status, start_time_unix_ns);
+CREATE INDEX executions_by_start_time ON executions (namespace_id, start_time_unix_ns);
+CREATE INDEX executions_start_order ON executions (start_time_unix_ns);
+CREATE TABLE history_events (
+  namespace_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, run_id, event_id)
+);
+CREATE TABLE current_executions (
+  namespace_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (namespace_id, workflow_id)
+) WITHOUT ROWID;
+)sql"},
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion,
+              "kSchemaVersion must be the last migration's version");
+
+constexpr char kUpsertNamespace[] =
+    "INSERT INTO namespaces (id, name, info) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, info = excluded.info";
+constexpr char kUpsertExecution[] =
+    "INSERT INTO executions (namespace_id, run_id, workflow_id, workflow_type, task_queue, "
+    "status, start_time_unix_ns, close_time_unix_ns, history_length, state) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+    "ON CONFLICT (namespace_id, run_id) DO UPDATE SET workflow_id = excluded.workflow_id, "
+    "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, "
+    "status = excluded.status, start_time_unix_ns = excluded.start_time_unix_ns, "
+    "close_time_unix_ns = excluded.close_time_unix_ns, "
+    "history_length = excluded.history_length, state = excluded.state";
+constexpr char kInsertEvent[] =
+    "INSERT INTO history_events (namespace_id, run_id, event_id, data) VALUES (?1, ?2, ?3, ?4)";
+constexpr char kUpsertCurrent[] =
+    "INSERT INTO current_executions (namespace_id, workflow_id, run_id) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (namespace_id, workflow_id) DO UPDATE SET run_id = excluded.run_id";
+constexpr char kSelectNamespaces[] = "SELECT id, name, info FROM namespaces ORDER BY id";
+constexpr char kSelectExecutions[] =
+    "SELECT namespace_id, run_id, workflow_id, workflow_type, task_queue, status, "
+    "start_time_unix_ns, close_time_unix_ns, history_length, state FROM executions "
+    "ORDER BY start_time_unix_ns, rowid";
+constexpr char kSelectHistory[] =
+    "SELECT data FROM history_events WHERE namespace_id = ?1 AND run_id = ?2 "
+    "AND event_id >= ?3 ORDER BY event_id LIMIT ?4";
+constexpr char kSelectCurrent[] =
+    "SELECT namespace_id, workflow_id, run_id FROM current_executions "
+    "ORDER BY namespace_id, workflow_id";
+
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(absl::StrCat("sqlite: ", what, ": ", sqlite3_errmsg(db), " (code ",
+                                          sqlite3_extended_errcode(db), ")"));
+}
+
+// Runs SQL that returns no rows we need (may hold several statements).
+absl::Status Exec(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError(db, sql);
+  }
+  return absl::OkStatus();
+}
+
+// Resets a cached statement and drops its bindings (which may point into a
+// caller's buffers) when the scope ends.
+class StatementScope {
+ public:
+  explicit StatementScope(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~StatementScope() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  StatementScope(const StatementScope&) = delete;
+  StatementScope& operator=(const StatementScope&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Binding never fails for valid indexes and sizes below SQLite's limits; a
+// failure (e.g. SQLITE_TOOBIG) surfaces from the following sqlite3_step.
+void BindText(sqlite3_stmt* stmt, int index, const std::string& value) {
+  sqlite3_bind_text64(stmt, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+// `value.data()` is never null, so an empty string binds a zero-length blob, not NULL.
+void BindBlob(sqlite3_stmt* stmt, int index, const std::string& value) {
+  sqlite3_bind_blob64(stmt, index, value.data(), value.size(), SQLITE_STATIC);
+}
+std::string ColumnString(sqlite3_stmt* stmt, int column) {
+  const void* data = sqlite3_column_blob(stmt, column);
+  const int size = sqlite3_column_bytes(stmt, column);
+  if (data == nullptr || size <= 0) return std::string();
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+// Steps a statement that returns no rows.
+absl::Status StepDone(sqlite3* db, sqlite3_stmt* stmt, absl::string_view what) {
+  if (sqlite3_step(stmt) != SQLITE_DONE) return SqliteError(db, what);
+  return absl::OkStatus();
+}
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+bool IsPlainValue(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' ||
+           c == '-';
+  });
+}
+
+// Runs `PRAGMA key=value` and returns the first column of its first row, if any.
+absl::StatusOr<std::string> RunPragma(sqlite3* db, absl::string_view key, absl::string_view value) {
+  const std::string sql = absl::StrCat("PRAGMA ", key, "=", value);
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sqlite: ", sql, " failed: ", sqlite3_errmsg(db)));
+  }
+  std::string first;
+  bool have_first = false;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (!have_first && sqlite3_column_count(stmt) > 0) {
+      first = ColumnString(stmt, 0);
+      have_first = true;
+    }
+  }
+  absl::Status status;
+  if (rc != SQLITE_DONE) {
+    status =
+        absl::InvalidArgumentError(absl::StrCat("sqlite: ", sql, " failed: ", sqlite3_errmsg(db)));
+  }
+  sqlite3_finalize(stmt);
+  if (!status.ok()) return status;
+  return first;
+}
+
+absl::Status ApplyPragmas(sqlite3* db, const SqliteOptions& options) {
+  for (const auto& [key, value] : options.pragmas) {
+    absl::StatusOr<std::string> result = RunPragma(db, key, value);
+    if (!result.ok()) return result.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sqlite3*> OpenDatabase(const std::string& path) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: each connection is used under our own mutex.
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status = absl::InternalError(absl::StrCat(
+        "sqlite: cannot open '", path, "': ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  // Another process holding the write lock (or a checkpoint) makes us wait,
+  // not fail at once.
+  sqlite3_busy_timeout(db, 10000);
+  return db;
+}
+
+size_t BatchBytes(const WriteBatch& batch) {
+  size_t bytes = 0;
+  for (const auto& ns : batch.namespaces) bytes += ns.id.size() + ns.name.size() + ns.info.size();
+  for (const auto& ex : batch.executions) {
+    bytes += ex.namespace_id.size() + ex.workflow_id.size() + ex.run_id.size() +
+             ex.workflow_type.size() + ex.task_queue.size() + ex.state.size() + 32;
+  }
+  for (const auto& h : batch.history) {
+    bytes += h.namespace_id.size() + h.run_id.size();
+    for (const auto& event : h.events) bytes += event.size() + 8;
+  }
+  for (const auto& cur : batch.current) {
+    bytes += cur.namespace_id.size() + cur.workflow_id.size() + cur.run_id.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+SqliteStore::Connection::~Connection() {
+  for (auto& [sql, stmt] : statements) sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+absl::StatusOr<sqlite3_stmt*> SqliteStore::Connection::Prepare(std::string_view sql) {
+  auto it = statements.find(sql);
+  if (it != statements.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    return SqliteError(db, absl::StrCat("prepare ", absl::string_view(sql.data(), sql.size())));
+  }
+  statements.emplace(sql, stmt);
+  return stmt;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
+  const std::string path = options.path.empty() ? ":memory:" : options.path;
+  const bool in_memory = path == ":memory:";
+  const std::string synchronous = absl::AsciiStrToUpper(options.synchronous);
+  if (synchronous != "OFF" && synchronous != "NORMAL" && synchronous != "FULL" &&
+      synchronous != "EXTRA") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sqlite: synchronous must be OFF, NORMAL, FULL or EXTRA, not '", options.synchronous, "'"));
+  }
+  for (const auto& [key, value] : options.pragmas) {
+    if (!IsIdentifier(key) || !IsPlainValue(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sqlite: bad pragma '", key, "=", value,
+                       "': the key must be an identifier and the value a word or number"));
+    }
+  }
+
+  absl::StatusOr<sqlite3*> writer_db = OpenDatabase(path);
+  if (!writer_db.ok()) return writer_db.status();
+  auto writer = std::make_unique<Connection>(*writer_db);
+
+  absl::StatusOr<std::string> journal_mode = RunPragma(writer->db, "journal_mode", "WAL");
+  if (!journal_mode.ok()) return journal_mode.status();
+  if (!in_memory && absl::AsciiStrToLower(*journal_mode) != "wal") {
+    return absl::InternalError(
+        absl::StrCat("sqlite: cannot enable WAL on '", path, "': journal_mode is ", *journal_mode));
+  }
+  if (absl::StatusOr<std::string> s = RunPragma(writer->db, "synchronous", synchronous); !s.ok()) {
+    return s.status();
+  }
+  if (absl::Status s = ApplyPragmas(writer->db, options); !s.ok()) return s;
+  if (absl::Status s = Migrate(*writer); !s.ok()) return s;
+
+  std::unique_ptr<Connection> reader;
+  if (!in_memory) {
+    absl::StatusOr<sqlite3*> reader_db = OpenDatabase(path);
+    if (!reader_db.ok()) return reader_db.status();
+    reader = std::make_unique<Connection>(*reader_db);
+    if (absl::Status s = ApplyPragmas(reader->db, options); !s.ok()) return s;
+    if (absl::StatusOr<std::string> s = RunPragma(reader->db, "query_only", "1"); !s.ok()) {
+      return s.status();
+    }
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(
+      std::move(writer), std::move(reader), synchronous == "FULL" || synchronous == "EXTRA"));
+}
+
+absl::Status SqliteStore::Migrate(Connection& conn) {
+  sqlite3* db = conn.db;
+  if (absl::Status s = Exec(db, "BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto migrate = [db]() -> absl::Status {
+    if (absl::Status s = Exec(db,
+                              "CREATE TABLE IF NOT EXISTS schema_version ("
+                              "version INTEGER NOT NULL PRIMARY KEY, "
+                              "applied_unix_ms INTEGER NOT NULL)");
+        !s.ok()) {
+      return s;
+    }
+    int64_t current = 0;
+    {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &stmt,
+                             nullptr) != SQLITE_OK) {
+        return SqliteError(db, "read schema_version");
+      }
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) current = sqlite3_column_int64(stmt, 0);
+      sqlite3_finalize(stmt);
+      if (rc != SQLITE_ROW) return SqliteError(db, "read schema_version");
+    }
+    if (current > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sqlite: database schema version ", current, " is newer than this binary supports (",
+          kSchemaVersion, "); use a newer build or another database file"));
+    }
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    for (const Migration& migration : kMigrations) {
+      if (migration.version <= current) continue;
+      if (absl::Status s = Exec(db, migration.sql); !s.ok()) {
+        return absl::InternalError(
+            absl::StrCat("schema migration ", migration.version, " failed: ", s.message()));
+      }
+      const std::string record =
+          absl::StrCat("INSERT INTO schema_version (version, applied_unix_ms) VALUES (",
+                       migration.version, ", ", now_ms, ")");
+      if (absl::Status s = Exec(db, record.c_str()); !s.ok()) return s;
+    }
+    return Exec(db, "COMMIT");
+  };
+  absl::Status status = migrate();
+  if (!status.ok() && !sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK").IgnoreError();
+  return status;
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+                         bool synced_commits)
+    : writer_(std::move(writer)), reader_(std::move(reader)), synced_commits_(synced_commits) {
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_thread_.join();
+  reader_.reset();
+  writer_.reset();
+}
+
+void SqliteStore::Commit(WriteBatch batch, std::function<void(absl::Status)> done) {
+  const size_t bytes = BatchBytes(batch);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  failed_batches_.fetch_add(1, std::memory_order_relaxed);
+  if (done) done(absl::CancelledError("persistence store is shutting down; batch not written"));
+}
+
+bool SqliteStore::WriterShouldWake() const { return stopping_ || (!paused_ && !queue_.empty()); }
+
+void SqliteStore::WriterLoop() {
+  MarkCurrentThreadAsWriter();
+  std::vector<Pending> group;
+  std::vector<absl::Status> results;
+  for (;;) {
+    group.clear();
+    {
+      absl::MutexLock lock(&mu_, absl::Condition(this, &SqliteStore::WriterShouldWake));
+      if (queue_.empty()) return;  // stopping and drained
+      size_t bytes = 0;
+      while (!queue_.empty() && group.size() < kMaxGroupBatches &&
+             (group.empty() || bytes < kMaxGroupBytes)) {
+        bytes += queue_.front().bytes;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    ApplyGroup(group, results);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!results[i].ok()) failed_batches_.fetch_add(1, std::memory_order_relaxed);
+      if (group[i].done) group[i].done(std::move(results[i]));
+    }
+  }
+}
+
+void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results) {
+  results.assign(group.size(), absl::OkStatus());
+  absl::MutexLock lock(&writer_->mu);
+  sqlite3* db = writer_->db;
+  absl::Status group_status = Exec(db, "BEGIN IMMEDIATE");
+  for (size_t i = 0; group_status.ok() && i < group.size(); ++i) {
+    group_status = Exec(db, "SAVEPOINT batch");
+    if (!group_status.ok()) break;
+    absl::Status batch_status = ApplyBatch(group[i].batch);
+    if (batch_status.ok()) {
+      group_status = Exec(db, "RELEASE batch");
+      continue;
+    }
+    results[i] = batch_status;
+    if (sqlite3_get_autocommit(db)) {
+      // Some errors (I/O, out of memory, disk full) make SQLite roll back the
+      // whole transaction, taking the batches before this one with it.
+      group_status = absl::InternalError(
+          absl::StrCat("sqlite: transaction rolled back: ", batch_status.message()));
+      break;
+    }
+    group_status = Exec(db, "ROLLBACK TO batch");
+    if (group_status.ok()) group_status = Exec(db, "RELEASE batch");
+  }
+  if (group_status.ok()) group_status = Exec(db, "COMMIT");
+  if (!group_status.ok()) {
+    if (!sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK").IgnoreError();
+    failed_transactions_.fetch_add(1, std::memory_order_relaxed);
+    for (absl::Status& result : results) {
+      if (result.ok()) result = group_status;
+    }
+    return;
+  }
+  transactions_.fetch_add(1, std::memory_order_relaxed);
+  if (group.size() > max_group_batches_.load(std::memory_order_relaxed)) {
+    max_group_batches_.store(group.size(), std::memory_order_relaxed);  // only this thread writes
+  }
+}
+
+absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
+  Connection& conn = *writer_;
+  sqlite3* db = conn.db;
+  if (!batch.namespaces.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kUpsertNamespace);
+    if (!stmt.ok()) return stmt.status();
+    for (const NamespaceRecord& ns : batch.namespaces) {
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, ns.id);
+      BindText(*stmt, 2, ns.name);
+      BindBlob(*stmt, 3, ns.info);
+      if (absl::Status s = StepDone(db, *stmt, "upsert namespace"); !s.ok()) return s;
+    }
+  }
+  if (!batch.executions.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kUpsertExecution);
+    if (!stmt.ok()) return stmt.status();
+    for (const ExecutionRecord& ex : batch.executions) {
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, ex.namespace_id);
+      BindText(*stmt, 2, ex.run_id);
+      BindText(*stmt, 3, ex.workflow_id);
+      BindText(*stmt, 4, ex.workflow_type);
+      BindText(*stmt, 5, ex.task_queue);
+      sqlite3_bind_int64(*stmt, 6, ex.status);
+      sqlite3_bind_int64(*stmt, 7, ex.start_time_unix_ns);
+      sqlite3_bind_int64(*stmt, 8, ex.close_time_unix_ns);
+      sqlite3_bind_int64(*stmt, 9, ex.history_length);
+      BindBlob(*stmt, 10, ex.state);
+      if (absl::Status s = StepDone(db, *stmt, "upsert execution"); !s.ok()) return s;
+    }
+  }
+  if (!batch.history.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kInsertEvent);
+    if (!stmt.ok()) return stmt.status();
+    for (const HistoryAppend& append : batch.history) {
+      if (append.first_event_id < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("history append for run ", append.run_id, " starts at event id ",
+                         append.first_event_id, "; event ids start at 1"));
+      }
+      for (size_t i = 0; i < append.events.size(); ++i) {
+        const int64_t event_id = append.first_event_id + static_cast<int64_t>(i);
+        StatementScope scope(*stmt);
+        BindText(*stmt, 1, append.namespace_id);
+        BindText(*stmt, 2, append.run_id);
+        sqlite3_bind_int64(*stmt, 3, event_id);
+        BindBlob(*stmt, 4, append.events[i]);
+        if (sqlite3_step(*stmt) != SQLITE_DONE) {
+          const int code = sqlite3_extended_errcode(db);
+          if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) {
+            return absl::AlreadyExistsError(absl::StrCat("history event ", event_id, " of run ",
+                                                         append.namespace_id, "/", append.run_id,
+                                                         " already exists"));
+          }
+          return SqliteError(db, "insert history event");
+        }
+      }
+    }
+  }
+  if (!batch.current.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kUpsertCurrent);
+    if (!stmt.ok()) return stmt.status();
+    for (const CurrentExecution& cur : batch.current) {
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, cur.namespace_id);
+      BindText(*stmt, 2, cur.workflow_id);
+      BindText(*stmt, 3, cur.run_id);
+      if (absl::Status s = StepDone(db, *stmt, "upsert current execution"); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<NamespaceRecord>> SqliteStore::LoadNamespaces() {
+  Connection& conn = ReadConnection();
+  absl::MutexLock lock(&conn.mu);
+  absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectNamespaces);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  std::vector<NamespaceRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    NamespaceRecord& ns = out.emplace_back();
+    ns.id = ColumnString(*stmt, 0);
+    ns.name = ColumnString(*stmt, 1);
+    ns.info = ColumnString(*stmt, 2);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(conn.db, "load namespaces");
+  return out;
+}
+
+absl::StatusOr<std::vector<ExecutionRecord>> SqliteStore::LoadExecutions() {
+  Connection& conn = ReadConnection();
+  absl::MutexLock lock(&conn.mu);
+  absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectExecutions);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  std::vector<ExecutionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    ExecutionRecord& ex = out.emplace_back();
+    ex.namespace_id = ColumnString(*stmt, 0);
+    ex.run_id = ColumnString(*stmt, 1);
+    ex.workflow_id = ColumnString(*stmt, 2);
+    ex.workflow_type = ColumnString(*stmt, 3);
+    ex.task_queue = ColumnString(*stmt, 4);
+    ex.status = static_cast<int32_t>(sqlite3_column_int64(*stmt, 5));
+    ex.start_time_unix_ns = sqlite3_column_int64(*stmt, 6);
+    ex.close_time_unix_ns = sqlite3_column_int64(*stmt, 7);
+    ex.history_length = sqlite3_column_int64(*stmt, 8);
+    ex.state = ColumnString(*stmt, 9);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(conn.db, "load executions");
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::ReadHistory(const std::string& namespace_id,
+                                                                  const std::string& run_id,
+                                                                  int64_t from_event_id,
+                                                                  int64_t max_events) {
+  Connection& conn = ReadConnection();
+  absl::MutexLock lock(&conn.mu);
+  absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectHistory);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  BindText(*stmt, 1, namespace_id);
+  BindText(*stmt, 2, run_id);
+  sqlite3_bind_int64(*stmt, 3, from_event_id);
+  sqlite3_bind_int64(*stmt, 4, max_events > 0 ? max_events : -1);  // LIMIT -1: no limit
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) out.push_back(ColumnString(*stmt, 0));
+  if (rc != SQLITE_DONE) return SqliteError(conn.db, "read history");
+  return out;
+}
+
+absl::StatusOr<std::vector<CurrentExecution>> SqliteStore::LoadCurrentExecutions() {
+  Connection& conn = ReadConnection();
+  absl::MutexLock lock(&conn.mu);
+  absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectCurrent);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  std::vector<CurrentExecution> out;
+  int rc;
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    CurrentExecution& cur = out.emplace_back();
+    cur.namespace_id = ColumnString(*stmt, 0);
+    cur.workflow_id = ColumnString(*stmt, 1);
+    cur.run_id = ColumnString(*stmt, 2);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(conn.db, "load current executions");
+  return out;
+}
+
+Store::Stats SqliteStore::GetStats() const {
+  Stats stats;
+  stats.batches = batches_.load(std::memory_order_relaxed);
+  stats.transactions = transactions_.load(std::memory_order_relaxed);
+  stats.failed_batches = failed_batches_.load(std::memory_order_relaxed);
+  stats.failed_transactions = failed_transactions_.load(std::memory_order_relaxed);
+  stats.max_group_batches = max_group_batches_.load(std::memory_order_relaxed);
+  stats.synced_commits = synced_commits_ ? stats.transactions : 0;
+  return stats;
+}
+
+void SqliteStore::PauseWriterForTesting() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+}
+
+void SqliteStore::ResumeWriterForTesting() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+}
+
+size_t SqliteStore::QueuedBatchesForTesting() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+}  // namespace temporalio::server::persistence

@@ -1,0 +1,127 @@
+// SQLite implementation of Store. Private to the server: other code uses
+// OpenSqliteStore() from store.h; tests use this header for its test hooks.
+//
+// Layout: one writer connection owned by one writer thread that applies queued
+// batches in group transactions (BEGIN IMMEDIATE ... COMMIT, one SAVEPOINT per
+// batch so a failing batch is rolled back alone). File databases get a second,
+// read-only connection for Load*/ReadHistory (WAL lets it read while the writer
+// writes); an in-memory database has only the writer connection, which readers
+// then share under its mutex between group transactions.
+#ifndef TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
+#define TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/persistence/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace temporalio::server::persistence {
+
+class SqliteStore final : public Store {
+ public:
+  // The schema version this code creates and understands.
+  static constexpr int kSchemaVersion = 1;
+  // Group-commit caps: a group takes at most this many batches, and stops
+  // adding batches once their payload bytes reach kMaxGroupBytes (a group
+  // always takes at least one batch, however large).
+  static constexpr size_t kMaxGroupBatches = 1000;
+  static constexpr size_t kMaxGroupBytes = 8 << 20;
+
+  // See OpenSqliteStore.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
+
+  // Drains the queue (commits it and runs its callbacks), stops the writer
+  // thread, closes the connections. See Store for Commit during destruction.
+  ~SqliteStore() override;
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  void Commit(WriteBatch batch, std::function<void(absl::Status)> done) override;
+  absl::StatusOr<std::vector<NamespaceRecord>> LoadNamespaces() override;
+  absl::StatusOr<std::vector<ExecutionRecord>> LoadExecutions() override;
+  absl::StatusOr<std::vector<std::string>> ReadHistory(const std::string& namespace_id,
+                                                       const std::string& run_id,
+                                                       int64_t from_event_id,
+                                                       int64_t max_events) override;
+  absl::StatusOr<std::vector<CurrentExecution>> LoadCurrentExecutions() override;
+  Stats GetStats() const override;
+
+  // Test hooks. While paused the writer starts no new group transaction (one
+  // already running finishes), so batches committed meanwhile queue up and
+  // the next group takes them together. Destruction ignores the pause.
+  void PauseWriterForTesting();
+  void ResumeWriterForTesting();
+  // Batches queued and not yet taken by the writer.
+  size_t QueuedBatchesForTesting() const;
+
+ private:
+  // One SQLite connection, its cached prepared statements, and the mutex that
+  // serializes its use.
+  struct Connection {
+    explicit Connection(sqlite3* db) : db(db) {}
+    ~Connection();
+    // Returns the cached statement for `sql` (which must have static storage
+    // duration), preparing it on first use. Requires `mu` held.
+    absl::StatusOr<sqlite3_stmt*> Prepare(std::string_view sql);
+
+    sqlite3* const db;
+    absl::Mutex mu;
+    std::unordered_map<std::string_view, sqlite3_stmt*> statements;
+  };
+
+  struct Pending {
+    WriteBatch batch;
+    std::function<void(absl::Status)> done;
+    size_t bytes = 0;
+  };
+
+  SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+              bool synced_commits);
+
+  static absl::Status Migrate(Connection& conn);
+
+  bool WriterShouldWake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriterLoop();
+  // Runs one group transaction; fills `results` (one per batch).
+  void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
+  absl::Status ApplyBatch(const WriteBatch& batch);
+  Connection& ReadConnection() { return reader_ ? *reader_ : *writer_; }
+
+  std::unique_ptr<Connection> writer_;  // used by the writer thread (and by readers if no reader_)
+  std::unique_ptr<Connection> reader_;  // null for in-memory databases
+  const bool synced_commits_;           // synchronous is FULL or EXTRA
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> transactions_{0};
+  std::atomic<uint64_t> failed_batches_{0};
+  std::atomic<uint64_t> failed_transactions_{0};
+  std::atomic<uint64_t> max_group_batches_{0};
+
+  std::thread writer_thread_;  // started last, joined first
+};
+
+}  // namespace temporalio::server::persistence
+
+#endif  // TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
