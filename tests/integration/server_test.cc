@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <vector>
@@ -610,6 +611,165 @@ TEST_F(ServerTest, ActivityCancellationIsDeliveredThroughHeartbeats) {
             (std::vector<ev::EventType>{E::EVENT_TYPE_ACTIVITY_TASK_STARTED,
                                         E::EVENT_TYPE_ACTIVITY_TASK_CANCELED,
                                         E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED}));
+}
+
+// Polls the workflow's next task and returns the history's last events.
+TEST_F(ServerTest, ActivityTimeoutsProduceTimeoutFailures) {
+  struct Case {
+    std::string name;
+    std::function<void(cmd::ScheduleActivityTaskCommandAttributes*)> options;
+    bool start;  // a worker picks the activity up (and then goes silent)
+    ev::TimeoutType expected;
+  };
+  std::vector<Case> cases = {
+      {"s2s", [](auto* a) { a->mutable_schedule_to_start_timeout()->set_nanos(200000000); }, false,
+       ev::TIMEOUT_TYPE_SCHEDULE_TO_START},
+      {"hb",
+       [](auto* a) {
+         a->mutable_heartbeat_timeout()->set_nanos(200000000);
+         a->mutable_retry_policy()->set_maximum_attempts(1);
+       },
+       true, ev::TIMEOUT_TYPE_HEARTBEAT},
+      {"s2c",
+       [](auto* a) {
+         a->mutable_schedule_to_close_timeout()->set_nanos(300000000);
+         a->clear_start_to_close_timeout();
+       },
+       true, ev::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Start("timeout-" + c.name);
+    auto task = PollWorkflowTask();
+    cmd::Command command = ScheduleActivity("a", "acts-" + c.name);
+    c.options(command.mutable_schedule_activity_task_command_attributes());
+    ASSERT_TRUE(Complete(task.task_token(), {command}).ok());
+    if (c.start) {
+      ws::PollActivityTaskQueueRequest preq;
+      preq.set_namespace_("default");
+      preq.mutable_task_queue()->set_name("acts-" + c.name);
+      ws::PollActivityTaskQueueResponse act;
+      ASSERT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), preq, &act).ok());
+      ASSERT_FALSE(act.task_token().empty());
+    }
+    task = PollWorkflowTask();  // the timeout schedules the next workflow task
+    ASSERT_FALSE(task.task_token().empty());
+    const auto& events = task.history().events();
+    const hv::HistoryEvent* timed_out = nullptr;
+    for (const auto& e : events) {
+      if (e.event_type() == E::EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT) timed_out = &e;
+    }
+    ASSERT_NE(timed_out, nullptr);
+    const auto& attrs = timed_out->activity_task_timed_out_event_attributes();
+    EXPECT_EQ(attrs.failure().timeout_failure_info().timeout_type(), c.expected);
+    EXPECT_EQ(attrs.started_event_id() != 0, c.start);
+  }
+}
+
+TEST_F(ServerTest, WorkflowTaskTimeoutSchedulesATransientRetry) {
+  auto req = StartRequest("wft-timeout");
+  req.mutable_workflow_task_timeout()->set_nanos(200000000);
+  ws::StartWorkflowExecutionResponse resp;
+  ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), req, &resp).ok());
+  auto first = PollWorkflowTask();  // ... and never answered
+  auto retry = PollWorkflowTask();
+  EXPECT_EQ(retry.attempt(), 2);
+  auto events = History("wft-timeout");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
+  EXPECT_EQ(events[3].workflow_task_timed_out_event_attributes().timeout_type(),
+            ev::TIMEOUT_TYPE_START_TO_CLOSE);
+  EXPECT_EQ(Complete(first.task_token(), {}).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, RunTimeoutClosesTheWorkflowAsTimedOut) {
+  auto req = StartRequest("run-timeout");
+  req.mutable_workflow_run_timeout()->set_nanos(300000000);
+  ws::StartWorkflowExecutionResponse resp;
+  ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), req, &resp).ok());
+  ws::GetWorkflowExecutionHistoryRequest h;
+  h.set_namespace_("default");
+  h.mutable_execution()->set_workflow_id("run-timeout");
+  h.set_wait_new_event(true);
+  h.set_history_event_filter_type(ev::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT);
+  ws::GetWorkflowExecutionHistoryResponse hr;
+  do {
+    ASSERT_TRUE(
+        stub_->GetWorkflowExecutionHistory(Ctx(std::chrono::seconds(30)).get(), h, &hr).ok());
+    h.set_next_page_token(hr.next_page_token());
+  } while (hr.history().events_size() == 0);
+  EXPECT_EQ(hr.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT);
+}
+
+TEST_F(ServerTest, QueryRejectConditionAndFailedQueries) {
+  Start("q-closed");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {[] {
+                         cmd::Command c;
+                         c.set_command_type(ev::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION);
+                         return c;
+                       }()})
+                  .ok());
+  ws::QueryWorkflowRequest q;
+  q.set_namespace_("default");
+  q.mutable_execution()->set_workflow_id("q-closed");
+  q.mutable_query()->set_query_type("state");
+  q.set_query_reject_condition(ev::QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY);
+  ws::QueryWorkflowResponse qr;
+  ASSERT_TRUE(stub_->QueryWorkflow(Ctx().get(), q, &qr).ok());
+  EXPECT_EQ(qr.query_rejected().status(), ev::WORKFLOW_EXECUTION_STATUS_FAILED);
+
+  // Without a reject condition it goes to a worker, which fails it.
+  q.clear_query_reject_condition();
+  ws::QueryWorkflowResponse failed_resp;
+  std::promise<grpc::Status> done;
+  auto ctx = Ctx();
+  stub_->async()->QueryWorkflow(ctx.get(), &q, &failed_resp,
+                                [&](grpc::Status s) { done.set_value(s); });
+  auto query_task = PollWorkflowTask();
+  ASSERT_TRUE(query_task.has_query());
+  ws::RespondQueryTaskCompletedRequest answer;
+  answer.set_namespace_("default");
+  answer.set_task_token(query_task.task_token());
+  answer.set_completed_type(ev::QUERY_RESULT_TYPE_FAILED);
+  answer.mutable_failure()->set_message("no handler for state");
+  ws::RespondQueryTaskCompletedResponse ar;
+  ASSERT_TRUE(stub_->RespondQueryTaskCompleted(Ctx().get(), answer, &ar).ok());
+  grpc::Status s = done.get_future().get();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "no handler for state");
+  temporal::api::errordetails::v1::QueryFailedFailure detail;
+  ASSERT_TRUE(DetailOf(s, &detail));
+  EXPECT_EQ(detail.failure().message(), "no handler for state");
+}
+
+TEST_F(ServerTest, ActivityOperationsById) {
+  Start("byid");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {ScheduleActivity("a-by-id", "acts-byid")}).ok());
+  ws::PollActivityTaskQueueRequest preq;
+  preq.set_namespace_("default");
+  preq.mutable_task_queue()->set_name("acts-byid");
+  ws::PollActivityTaskQueueResponse act;
+  ASSERT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), preq, &act).ok());
+  ws::RecordActivityTaskHeartbeatByIdRequest hb;
+  hb.set_namespace_("default");
+  hb.set_workflow_id("byid");
+  hb.set_activity_id("a-by-id");
+  hb.mutable_details()->add_payloads()->set_data("42");
+  ws::RecordActivityTaskHeartbeatByIdResponse hbr;
+  ASSERT_TRUE(stub_->RecordActivityTaskHeartbeatById(Ctx().get(), hb, &hbr).ok());
+  ws::RespondActivityTaskCompletedByIdRequest done;
+  done.set_namespace_("default");
+  done.set_workflow_id("byid");
+  done.set_activity_id("a-by-id");
+  ws::RespondActivityTaskCompletedByIdResponse dr;
+  ASSERT_TRUE(stub_->RespondActivityTaskCompletedById(Ctx().get(), done, &dr).ok());
+  EXPECT_EQ(stub_->RespondActivityTaskCompletedById(Ctx().get(), done, &dr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  hb.set_activity_id("");
+  EXPECT_EQ(stub_->RecordActivityTaskHeartbeatById(Ctx().get(), hb, &hbr).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // ---- bad input ----
