@@ -772,6 +772,46 @@ TEST_F(ServerTest, ActivityOperationsById) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ServerTest, StickyTaskFallsBackToTheNormalQueue) {
+  for (bool shutdown_worker : {false, true}) {
+    SCOPED_TRACE(shutdown_worker ? "ShutdownWorker" : "schedule-to-start timeout");
+    const std::string id = shutdown_worker ? "sticky-shutdown" : "sticky-timeout";
+    const std::string sticky = "sticky-queue-" + id;
+    Start(id);
+    auto task = PollWorkflowTask();
+    ws::RespondWorkflowTaskCompletedRequest req;
+    req.set_namespace_("default");
+    req.set_task_token(task.task_token());
+    *req.add_commands() = StartTimer("t", 60000);
+    req.mutable_sticky_attributes()->mutable_worker_task_queue()->set_name(sticky);
+    req.mutable_sticky_attributes()->mutable_schedule_to_start_timeout()->set_seconds(
+        shutdown_worker ? 60 : 0);
+    req.mutable_sticky_attributes()->mutable_schedule_to_start_timeout()->set_nanos(
+        shutdown_worker ? 0 : 200000000);
+    ws::RespondWorkflowTaskCompletedResponse resp;
+    ASSERT_TRUE(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).ok());
+    ws::SignalWorkflowExecutionRequest sig;
+    sig.set_namespace_("default");
+    sig.mutable_workflow_execution()->set_workflow_id(id);
+    sig.set_signal_name("wake");
+    ws::SignalWorkflowExecutionResponse sr;
+    ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sr).ok());
+    if (shutdown_worker) {
+      ws::ShutdownWorkerRequest sd;
+      sd.set_namespace_("default");
+      sd.set_sticky_task_queue(sticky);
+      ws::ShutdownWorkerResponse sdr;
+      ASSERT_TRUE(stub_->ShutdownWorker(Ctx().get(), sd, &sdr).ok());
+    }
+    // Nobody polls the sticky queue: the task reaches the normal queue, with
+    // the full history (a non-sticky worker has nothing cached).
+    auto moved = PollWorkflowTask();
+    ASSERT_FALSE(moved.task_token().empty());
+    EXPECT_EQ(moved.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+    ASSERT_TRUE(Complete(moved.task_token(), {CompleteWorkflow("1")}).ok());
+  }
+}
+
 // ---- bad input ----
 
 TEST_F(ServerTest, StartValidatesRequiredFields) {
