@@ -935,6 +935,20 @@ TEST_F(ServerTest, BadCommandFailsTheWorkflowTaskAndKeepsHistoryConsistent) {
             ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES);
 }
 
+TEST_F(ServerTest, UnsupportedCommandFailsTheTaskVisibly) {
+  Start("can");
+  auto task = PollWorkflowTask();
+  cmd::Command c;
+  c.set_command_type(ev::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+  grpc::Status s = Complete(task.task_token(), {c});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("not supported"), std::string::npos) << s.error_message();
+  auto events = History("can");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
+            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES);
+}
+
 TEST_F(ServerTest, ListFilterErrorsAreInvalidArgumentAndFiltersWork) {
   Start("list-a");
   Start("list-b");

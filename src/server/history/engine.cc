@@ -791,10 +791,30 @@ class EngineImpl {
       case ev1::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
       case ev1::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
         return std::nullopt;
-      default:
-        return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-                 absl::StrCat("Command type ", ev1::CommandType_Name(c.command_type()),
-                              " is not supported by this dev server yet.")};
+      default: {
+        // Not UNHANDLED_COMMAND: SDKs retry that one silently, and this is
+        // an error the user must see (in the task failure in history).
+        ev1::WorkflowTaskFailedCause cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED;
+        switch (c.command_type()) {
+          case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+            cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES;
+            break;
+          case ev1::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+            cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES;
+            break;
+          case ev1::COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+            cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
+            break;
+          case ev1::COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+            cause = ev1::
+                WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
+            break;
+          default:
+            break;
+        }
+        return R{cause, absl::StrCat("Command type ", ev1::CommandType_Name(c.command_type()),
+                                     " is not supported by this dev server yet.")};
+      }
     }
   }
 
