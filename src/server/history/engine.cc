@@ -256,7 +256,7 @@ class EngineImpl {
     auto after = std::move(txn.after);
     store_->Commit(
         std::move(batch), [this, after = std::move(after), durable_marks = std::move(durable_marks),
-                           done = std::move(done)](absl::Status status) mutable {
+                           done = std::move(done)](const absl::Status& status) mutable {
           if (!status.ok()) {
             spdlog::error("persistence failed: {}", status.ToString());
             if (done) done(absl::UnavailableError(absl::StrCat("persistence: ", status.message())));
@@ -829,7 +829,7 @@ class EngineImpl {
                                     wsv1::RespondWorkflowTaskCompletedResponse* resp, Done done) {
     std::unique_lock lock(mu_);
     auto found = FindStartedWft(req.task_token(), req.namespace_());
-    if (!found.ok()) return Reply(lock, done, found.status());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
     Execution& ex = *found->first;
     Txn txn;
     txn.Touch(&ex);
@@ -863,7 +863,8 @@ class EngineImpl {
       std::string msg = bad->first == ev1::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
                             ? "UnhandledCommand"
                             : bad->second;
-      Commit(txn, [done, msg](absl::Status s) { done(s.ok() ? InvalidArgumentError(msg) : s); });
+      Commit(txn,
+             [done, msg](const absl::Status& s) { done(s.ok() ? InvalidArgumentError(msg) : s); });
       return;
     }
 
@@ -921,7 +922,7 @@ class EngineImpl {
       Commit(txn, nullptr);
       QueuedTask task{ex.ns_id(), ex.ms.run_id(), version, 0, ""};
       poller.done = done;
-      if (!StartWorkflowTask(poller, ex, task)) Reply(lock, done, absl::OkStatus());
+      if (!StartWorkflowTask(poller, ex, task)) Reply(lock, std::move(done), absl::OkStatus());
       return;
     }
     Commit(txn, done);
@@ -1075,7 +1076,10 @@ class EngineImpl {
     txn.Touch(&ex);
   }
 
-  void Reply(std::unique_lock<std::mutex>& lock, const Done& done, absl::Status status) {
+  // Takes `done` by value: callers hand it over (it must run exactly once).
+  void Reply(std::unique_lock<std::mutex>& lock,
+             Done done,  // NOLINT(performance-unnecessary-value-param)
+             absl::Status status) {
     lock.unlock();
     done(std::move(status));
   }
@@ -1926,11 +1930,11 @@ class EngineImpl {
                      TimePoint deadline, Done done) {
     std::unique_lock lock(mu_);
     auto ns = FindNamespace(req.namespace_());
-    if (!ns.ok()) return Reply(lock, done, ns.status());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
     if (req.query().query_type().empty())
-      return Reply(lock, done, InvalidArgumentError("QueryType is not set on request."));
+      return Reply(lock, std::move(done), InvalidArgumentError("QueryType is not set on request."));
     auto found = FindExecution((*ns)->id, req.execution());
-    if (!found.ok()) return Reply(lock, done, found.status());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
     Execution& ex = **found;
     auto status = ex.ms.status();
     bool reject = false;
@@ -1941,10 +1945,10 @@ class EngineImpl {
     }
     if (reject) {
       resp->mutable_query_rejected()->set_status(status);
-      return Reply(lock, done, absl::OkStatus());
+      return Reply(lock, std::move(done), absl::OkStatus());
     }
     if (ex.closed() && ex.ms.last_completed_wft_started_event_id() == 0) {
-      return Reply(lock, done,
+      return Reply(lock, std::move(done),
                    absl::FailedPreconditionError(
                        "Workflow execution closed before WorkflowTaskStarted event"));
     }
@@ -1981,11 +1985,12 @@ class EngineImpl {
     st::TaskToken token;
     if (req.task_token().empty() || !token.ParseFromString(req.task_token()) ||
         token.kind() != st::TaskToken::KIND_QUERY) {
-      return Reply(lock, done, InvalidArgumentError("Error deserializing task token."));
+      return Reply(lock, std::move(done), InvalidArgumentError("Error deserializing task token."));
     }
     auto it = queries_.find(token.query_id());
     if (it == queries_.end()) {
-      return Reply(lock, done, WorkflowNotFoundError("query task not found, or already expired"));
+      return Reply(lock, std::move(done),
+                   WorkflowNotFoundError("query task not found, or already expired"));
     }
     PendingQuery q = std::move(it->second);
     queries_.erase(it);
@@ -2086,16 +2091,17 @@ class EngineImpl {
                   wsv1::GetWorkflowExecutionHistoryResponse* resp, TimePoint deadline, Done done) {
     std::unique_lock lock(mu_);
     auto ns = FindNamespace(req.namespace_());
-    if (!ns.ok()) return Reply(lock, done, ns.status());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
     auto found = FindExecution((*ns)->id, req.execution());
-    if (!found.ok()) return Reply(lock, done, found.status());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
     if (DecodeToken(req.next_page_token()) < 0 ||
         (req.history_event_filter_type() != ev1::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT &&
          DecodeToken(req.next_page_token()) < 1)) {
-      return Reply(lock, done, InvalidArgumentError("Invalid NextPageToken."));
+      return Reply(lock, std::move(done), InvalidArgumentError("Invalid NextPageToken."));
     }
     Execution& ex = **found;
-    if (TryAnswerHistory(ex, req, resp, false)) return Reply(lock, done, absl::OkStatus());
+    if (TryAnswerHistory(ex, req, resp, false))
+      return Reply(lock, std::move(done), absl::OkStatus());
     uint64_t id = next_id_++;
     const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
     HistoryWaiter& w = history_waiters_[id];
@@ -2150,9 +2156,9 @@ class EngineImpl {
                 wsv1::DescribeWorkflowExecutionResponse* resp, Done done) {
     std::unique_lock lock(mu_);
     auto ns = FindNamespace(req.namespace_());
-    if (!ns.ok()) return Reply(lock, done, ns.status());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
     auto found = FindExecution((*ns)->id, req.execution());
-    if (!found.ok()) return Reply(lock, done, found.status());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
     const Execution& ex = **found;
     auto* cfg = resp->mutable_execution_config();
     cfg->mutable_task_queue()->set_name(ex.ms.task_queue());
@@ -2194,7 +2200,7 @@ class EngineImpl {
       if (wft.started_event_id() != 0) *pw->mutable_started_time() = wft.started_time();
       pw->set_attempt(wft.attempt());
     }
-    Reply(lock, done, absl::OkStatus());
+    Reply(lock, std::move(done), absl::OkStatus());
   }
 
   absl::StatusOr<std::vector<const Execution*>> Filter(const std::string& ns_id,
@@ -2229,7 +2235,7 @@ class EngineImpl {
     if (retention && IsSet(*retention)) {
       *cfg->mutable_workflow_execution_retention_ttl() = *retention;
     } else {
-      cfg->mutable_workflow_execution_retention_ttl()->set_seconds(24 * 3600);
+      cfg->mutable_workflow_execution_retention_ttl()->set_seconds(int64_t{24} * 3600);
     }
     cfg->set_history_archival_state(ev1::ARCHIVAL_STATE_DISABLED);
     cfg->set_visibility_archival_state(ev1::ARCHIVAL_STATE_DISABLED);
@@ -2355,20 +2361,21 @@ void Engine::Shutdown() {
   }
 }
 
-#define ENGINE_LOCK_NS(req)                                         \
-  std::unique_lock lock(impl_->mu_);                                \
-  auto ns_or = impl_->FindNamespace((req).namespace_());            \
-  if (!ns_or.ok()) return impl_->Reply(lock, done, ns_or.status()); \
-  Namespace& ns = **ns_or;                                          \
+#define ENGINE_LOCK_NS(req)                                                    \
+  std::unique_lock lock(impl_->mu_);                                           \
+  auto ns_or = impl_->FindNamespace((req).namespace_());                       \
+  if (!ns_or.ok()) return impl_->Reply(lock, std::move(done), ns_or.status()); \
+  Namespace& ns = **ns_or;                                                     \
   (void)ns
 
 void Engine::RegisterNamespace(const wsv1::RegisterNamespaceRequest& req,
                                wsv1::RegisterNamespaceResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   if (req.namespace_().empty())
-    return impl_->Reply(lock, done, InvalidArgumentError("Namespace not set on request."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("Namespace not set on request."));
   if (impl_->namespace_ids_.contains(req.namespace_()))
-    return impl_->Reply(lock, done, NamespaceAlreadyExistsError(req.namespace_()));
+    return impl_->Reply(lock, std::move(done), NamespaceAlreadyExistsError(req.namespace_()));
   Txn txn;
   impl_->AddNamespace(txn, req.namespace_(), req.description(),
                       req.has_workflow_execution_retention_period()
@@ -2383,14 +2390,14 @@ void Engine::DescribeNamespace(const wsv1::DescribeNamespaceRequest& req,
   if (!req.id().empty()) {
     auto it = impl_->namespaces_.find(req.id());
     if (it == impl_->namespaces_.end())
-      return impl_->Reply(lock, done, NamespaceNotFoundError(req.id()));
+      return impl_->Reply(lock, std::move(done), NamespaceNotFoundError(req.id()));
     *resp = it->second.info;
-    return impl_->Reply(lock, done, absl::OkStatus());
+    return impl_->Reply(lock, std::move(done), absl::OkStatus());
   }
   auto ns = impl_->FindNamespace(req.namespace_());
-  if (!ns.ok()) return impl_->Reply(lock, done, ns.status());
+  if (!ns.ok()) return impl_->Reply(lock, std::move(done), ns.status());
   *resp = (*ns)->info;
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::ListNamespaces(const wsv1::ListNamespacesRequest&, wsv1::ListNamespacesResponse* resp,
@@ -2404,7 +2411,7 @@ void Engine::ListNamespaces(const wsv1::ListNamespacesRequest&, wsv1::ListNamesp
     *n->mutable_replication_config() = info.replication_config();
     n->set_is_global_namespace(info.is_global_namespace());
   }
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::UpdateNamespace(const wsv1::UpdateNamespaceRequest& req,
@@ -2433,16 +2440,16 @@ void Engine::StartWorkflowExecution(const wsv1::StartWorkflowExecutionRequest& r
                                     wsv1::StartWorkflowExecutionResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   absl::Status valid = impl_->ValidateStart(req);
-  if (!valid.ok()) return impl_->Reply(lock, done, valid);
+  if (!valid.ok()) return impl_->Reply(lock, std::move(done), valid);
   Txn txn;
   auto existing = impl_->CheckExisting(txn, ns.id, req);
-  if (!existing.ok()) return impl_->Reply(lock, done, existing.status());
+  if (!existing.ok()) return impl_->Reply(lock, std::move(done), existing.status());
   if (*existing) {
     // Same request id: the same start, reported as started (as the real server).
     resp->set_run_id((*existing)->ms.run_id());
     resp->set_started(!req.request_id().empty() &&
                       (*existing)->ms.start_request_id() == req.request_id());
-    return impl_->Reply(lock, done, absl::OkStatus());
+    return impl_->Reply(lock, std::move(done), absl::OkStatus());
   }
   Execution& ex = impl_->CreateExecution(txn, ns, req);
   impl_->ScheduleFirstWorkflowTask(txn, ex);
@@ -2455,13 +2462,16 @@ void Engine::SignalWorkflowExecution(const wsv1::SignalWorkflowExecutionRequest&
                                      wsv1::SignalWorkflowExecutionResponse*, Done done) {
   ENGINE_LOCK_NS(req);
   if (req.signal_name().empty())
-    return impl_->Reply(lock, done, InvalidArgumentError("SignalName is not set on request."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("SignalName is not set on request."));
   if (PayloadsSize(req.input()) > impl_->options_.blob_size_limit)
-    return impl_->Reply(lock, done, InvalidArgumentError("Blob data size exceeds limit."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("Blob data size exceeds limit."));
   auto found = impl_->FindOpenExecution(ns.id, req.workflow_execution());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
-  if (impl_->SeenRequest(ex, req.request_id())) return impl_->Reply(lock, done, absl::OkStatus());
+  if (impl_->SeenRequest(ex, req.request_id()))
+    return impl_->Reply(lock, std::move(done), absl::OkStatus());
   Txn txn;
   txn.Touch(&ex);
   impl_->AddSignal(ex, req.signal_name(), req.input(), req.identity(),
@@ -2475,9 +2485,11 @@ void Engine::SignalWithStartWorkflowExecution(
     wsv1::SignalWithStartWorkflowExecutionResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   if (req.signal_name().empty())
-    return impl_->Reply(lock, done, InvalidArgumentError("SignalName is not set on request."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("SignalName is not set on request."));
   if (PayloadsSize(req.signal_input()) > impl_->options_.blob_size_limit)
-    return impl_->Reply(lock, done, InvalidArgumentError("Blob data size exceeds limit."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("Blob data size exceeds limit."));
   wsv1::StartWorkflowExecutionRequest start;
   start.set_namespace_(req.namespace_());
   start.set_workflow_id(req.workflow_id());
@@ -2497,7 +2509,7 @@ void Engine::SignalWithStartWorkflowExecution(
   if (req.has_workflow_start_delay())
     *start.mutable_workflow_start_delay() = req.workflow_start_delay();
   absl::Status valid = impl_->ValidateStart(start);
-  if (!valid.ok()) return impl_->Reply(lock, done, valid);
+  if (!valid.ok()) return impl_->Reply(lock, std::move(done), valid);
   Txn txn;
   // A running workflow gets the signal; otherwise a new run starts with it.
   auto it = impl_->current_.find({ns.id, req.workflow_id()});
@@ -2518,7 +2530,7 @@ void Engine::SignalWithStartWorkflowExecution(
   } else if (cur) {
     start.set_request_id("");  // dedup applies to running runs only
     auto existing = impl_->CheckExisting(txn, ns.id, start);
-    if (!existing.ok()) return impl_->Reply(lock, done, existing.status());
+    if (!existing.ok()) return impl_->Reply(lock, std::move(done), existing.status());
   }
   start.set_request_id(req.request_id());
   Execution& ex = impl_->CreateExecution(txn, ns, start);
@@ -2535,11 +2547,11 @@ void Engine::RequestCancelWorkflowExecution(const wsv1::RequestCancelWorkflowExe
                                             Done done) {
   ENGINE_LOCK_NS(req);
   auto found = impl_->FindExecution(ns.id, req.workflow_execution());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
   // Cancelling a closed workflow succeeds, as on the real server.
   if (ex.closed() || impl_->SeenRequest(ex, req.request_id()) || ex.ms.cancel_requested())
-    return impl_->Reply(lock, done, absl::OkStatus());
+    return impl_->Reply(lock, std::move(done), absl::OkStatus());
   Txn txn;
   txn.Touch(&ex);
   ex.ms.set_cancel_requested(true);
@@ -2555,7 +2567,7 @@ void Engine::TerminateWorkflowExecution(const wsv1::TerminateWorkflowExecutionRe
                                         wsv1::TerminateWorkflowExecutionResponse*, Done done) {
   ENGINE_LOCK_NS(req);
   auto found = impl_->FindOpenExecution(ns.id, req.workflow_execution());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Txn txn;
   impl_->Terminate(txn, **found, req.reason(), req.has_details() ? &req.details() : nullptr,
                    req.identity());
@@ -2578,12 +2590,13 @@ void Engine::GetWorkflowExecutionHistoryReverse(
     wsv1::GetWorkflowExecutionHistoryReverseResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   auto found = impl_->FindExecution(ns.id, req.execution());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   const Execution& ex = **found;
   int64_t last = ex.durable_next_event_id - 1;
   if (!req.next_page_token().empty()) {
     int64_t t = EngineImpl::DecodeToken(req.next_page_token());
-    if (t < 0) return impl_->Reply(lock, done, InvalidArgumentError("Invalid NextPageToken."));
+    if (t < 0)
+      return impl_->Reply(lock, std::move(done), InvalidArgumentError("Invalid NextPageToken."));
     last = std::min(last, t);
   }
   int64_t page = req.maximum_page_size() > 0 ? req.maximum_page_size() : 1000;
@@ -2591,7 +2604,7 @@ void Engine::GetWorkflowExecutionHistoryReverse(
   for (int64_t id = last; id > end; --id)
     *resp->mutable_history()->add_events() = ex.history[id - 1];
   if (end > 0) resp->set_next_page_token(EngineImpl::EncodeToken(end));
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::DescribeWorkflowExecution(const wsv1::DescribeWorkflowExecutionRequest& req,
@@ -2603,11 +2616,12 @@ void Engine::ListWorkflowExecutions(const wsv1::ListWorkflowExecutionsRequest& r
                                     wsv1::ListWorkflowExecutionsResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   auto matched = impl_->Filter(ns.id, req.query());
-  if (!matched.ok()) return impl_->Reply(lock, done, matched.status());
+  if (!matched.ok()) return impl_->Reply(lock, std::move(done), matched.status());
   int64_t offset = 0;
   if (!req.next_page_token().empty()) {
     offset = EngineImpl::DecodeToken(req.next_page_token());
-    if (offset < 0) return impl_->Reply(lock, done, InvalidArgumentError("Invalid NextPageToken."));
+    if (offset < 0)
+      return impl_->Reply(lock, std::move(done), InvalidArgumentError("Invalid NextPageToken."));
   }
   int64_t page = req.page_size() > 0 ? req.page_size() : 1000;
   int64_t n = static_cast<int64_t>(matched->size());
@@ -2615,23 +2629,24 @@ void Engine::ListWorkflowExecutions(const wsv1::ListWorkflowExecutionsRequest& r
     impl_->FillExecutionInfo(*(*matched)[i], resp->add_executions());
   }
   if (offset + page < n) resp->set_next_page_token(EngineImpl::EncodeToken(offset + page));
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::CountWorkflowExecutions(const wsv1::CountWorkflowExecutionsRequest& req,
                                      wsv1::CountWorkflowExecutionsResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   auto matched = impl_->Filter(ns.id, req.query());
-  if (!matched.ok()) return impl_->Reply(lock, done, matched.status());
+  if (!matched.ok()) return impl_->Reply(lock, std::move(done), matched.status());
   resp->set_count(static_cast<int64_t>(matched->size()));
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
                                wsv1::DescribeTaskQueueResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   if (req.task_queue().name().empty())
-    return impl_->Reply(lock, done, InvalidArgumentError("TaskQueue is not set on request."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("TaskQueue is not set on request."));
   bool activity = req.task_queue_type() == ev1::TASK_QUEUE_TYPE_ACTIVITY;
   auto it = impl_->queues_.find({ns.id, req.task_queue().name(), activity});
   if (it != impl_->queues_.end()) {
@@ -2642,7 +2657,7 @@ void Engine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
       p->set_rate_per_second(100000);
     }
   }
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
@@ -2651,15 +2666,15 @@ uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest&
   std::unique_lock lock(impl_->mu_);
   auto ns = impl_->FindNamespace(req.namespace_());
   if (!ns.ok()) {
-    impl_->Reply(lock, done, ns.status());
+    impl_->Reply(lock, std::move(done), ns.status());
     return 0;
   }
   if (req.task_queue().name().empty()) {
-    impl_->Reply(lock, done, InvalidArgumentError("TaskQueue is not set on request."));
+    impl_->Reply(lock, std::move(done), InvalidArgumentError("TaskQueue is not set on request."));
     return 0;
   }
   if (impl_->shutdown_) {
-    impl_->Reply(lock, done, absl::UnavailableError("server is shutting down"));
+    impl_->Reply(lock, std::move(done), absl::UnavailableError("server is shutting down"));
     return 0;
   }
   Poller p;
@@ -2678,15 +2693,15 @@ uint64_t Engine::PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest&
   std::unique_lock lock(impl_->mu_);
   auto ns = impl_->FindNamespace(req.namespace_());
   if (!ns.ok()) {
-    impl_->Reply(lock, done, ns.status());
+    impl_->Reply(lock, std::move(done), ns.status());
     return 0;
   }
   if (req.task_queue().name().empty()) {
-    impl_->Reply(lock, done, InvalidArgumentError("TaskQueue is not set on request."));
+    impl_->Reply(lock, std::move(done), InvalidArgumentError("TaskQueue is not set on request."));
     return 0;
   }
   if (impl_->shutdown_) {
-    impl_->Reply(lock, done, absl::UnavailableError("server is shutting down"));
+    impl_->Reply(lock, std::move(done), absl::UnavailableError("server is shutting down"));
     return 0;
   }
   Poller p;
@@ -2711,7 +2726,7 @@ void Engine::RespondWorkflowTaskFailed(const wsv1::RespondWorkflowTaskFailedRequ
                                        wsv1::RespondWorkflowTaskFailedResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   auto found = impl_->FindStartedWft(req.task_token(), req.namespace_());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Txn txn;
   impl_->FailWorkflowTask(txn, *found->first, false, req.cause(),
                           req.has_failure() ? &req.failure() : nullptr, req.identity());
@@ -2728,7 +2743,7 @@ void Engine::RecordActivityTaskHeartbeat(const wsv1::RecordActivityTaskHeartbeat
                                          Done done) {
   std::unique_lock lock(impl_->mu_);
   auto found = impl_->FindStartedActivity(req.task_token(), req.namespace_());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   resp->set_cancel_requested(found->second->cancel_requested());
   impl_->Heartbeat(*found->first, *found->second, req.has_details() ? &req.details() : nullptr,
                    std::move(done));
@@ -2740,7 +2755,7 @@ void Engine::RecordActivityTaskHeartbeatById(
   std::unique_lock lock(impl_->mu_);
   auto found =
       impl_->FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   resp->set_cancel_requested(found->second->cancel_requested());
   impl_->Heartbeat(*found->first, *found->second, req.has_details() ? &req.details() : nullptr,
                    std::move(done));
@@ -2750,9 +2765,10 @@ void Engine::RespondActivityTaskCompleted(const wsv1::RespondActivityTaskComplet
                                           wsv1::RespondActivityTaskCompletedResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   if (PayloadsSize(req.result()) > impl_->options_.blob_size_limit)
-    return impl_->Reply(lock, done, InvalidArgumentError("Blob data size exceeds limit."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("Blob data size exceeds limit."));
   auto found = impl_->FindStartedActivity(req.task_token(), req.namespace_());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->CompleteActivity(*found->first, *found->second, req.has_result() ? &req.result() : nullptr,
                           req.identity(), std::move(done));
 }
@@ -2762,10 +2778,11 @@ void Engine::RespondActivityTaskCompletedById(
     wsv1::RespondActivityTaskCompletedByIdResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   if (PayloadsSize(req.result()) > impl_->options_.blob_size_limit)
-    return impl_->Reply(lock, done, InvalidArgumentError("Blob data size exceeds limit."));
+    return impl_->Reply(lock, std::move(done),
+                        InvalidArgumentError("Blob data size exceeds limit."));
   auto found =
       impl_->FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->CompleteActivity(*found->first, *found->second, req.has_result() ? &req.result() : nullptr,
                           req.identity(), std::move(done));
 }
@@ -2774,7 +2791,7 @@ void Engine::RespondActivityTaskFailed(const wsv1::RespondActivityTaskFailedRequ
                                        wsv1::RespondActivityTaskFailedResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   auto found = impl_->FindStartedActivity(req.task_token(), req.namespace_());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->FailActivity(*found->first, *found->second, req.failure(),
                       req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
                       req.identity(), std::move(done));
@@ -2786,7 +2803,7 @@ void Engine::RespondActivityTaskFailedById(const wsv1::RespondActivityTaskFailed
   std::unique_lock lock(impl_->mu_);
   auto found =
       impl_->FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->FailActivity(*found->first, *found->second, req.failure(),
                       req.has_last_heartbeat_details() ? &req.last_heartbeat_details() : nullptr,
                       req.identity(), std::move(done));
@@ -2796,7 +2813,7 @@ void Engine::RespondActivityTaskCanceled(const wsv1::RespondActivityTaskCanceled
                                          wsv1::RespondActivityTaskCanceledResponse*, Done done) {
   std::unique_lock lock(impl_->mu_);
   auto found = impl_->FindStartedActivity(req.task_token(), req.namespace_());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->CancelActivity(*found->first, *found->second, req.has_details() ? &req.details() : nullptr,
                         req.identity(), std::move(done));
 }
@@ -2807,7 +2824,7 @@ void Engine::RespondActivityTaskCanceledById(
   std::unique_lock lock(impl_->mu_);
   auto found =
       impl_->FindActivityById(req.namespace_(), req.workflow_id(), req.run_id(), req.activity_id());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   impl_->CancelActivity(*found->first, *found->second, req.has_details() ? &req.details() : nullptr,
                         req.identity(), std::move(done));
 }
@@ -2816,7 +2833,7 @@ void Engine::ResetStickyTaskQueue(const wsv1::ResetStickyTaskQueueRequest& req,
                                   wsv1::ResetStickyTaskQueueResponse*, Done done) {
   ENGINE_LOCK_NS(req);
   auto found = impl_->FindExecution(ns.id, req.execution());
-  if (!found.ok()) return impl_->Reply(lock, done, found.status());
+  if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
   if (ex.ms.workflow_task().sticky() && ex.ms.workflow_task().started_event_id() == 0 &&
       ex.ms.workflow_task().scheduled_event_id() != 0) {
@@ -2824,7 +2841,7 @@ void Engine::ResetStickyTaskQueue(const wsv1::ResetStickyTaskQueueRequest& req,
   } else {
     ex.ms.clear_sticky_task_queue();
   }
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 void Engine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::ShutdownWorkerResponse*,
@@ -2854,7 +2871,7 @@ void Engine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::Shutdo
       if (ex) impl_->Dispatch(ex->ms.task_queue(), false, t);
     }
   }
-  impl_->Reply(lock, done, absl::OkStatus());
+  impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
 }  // namespace temporalio::server::history

@@ -28,7 +28,7 @@ struct EngineOptions {
   // Namespaces registered at start-up (besides "default", which always exists).
   std::vector<std::string> namespaces;
   // Largest payload blob accepted (the real server's default: 2 MiB).
-  int64_t blob_size_limit = 2 * 1024 * 1024;
+  int64_t blob_size_limit = int64_t{2} * 1024 * 1024;
   // How long a long poll is held at most before an empty reply.
   std::chrono::milliseconds max_poll_wait = std::chrono::seconds(60);
   // Long poll on history (wait_new_event) is answered empty after this.
