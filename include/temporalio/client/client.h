@@ -71,7 +71,7 @@ struct ClientOptions {
   // How long Connect tries to reach the server (GetSystemInfo).
   std::chrono::milliseconds connect_timeout{10000};
   RpcRetryOptions retry;
-  converter::DataConverter data_converter;
+  converter::DataConverter data_converter = converter::DataConverter::Default();
   // Extra gRPC metadata sent with every call (keys lower case).
   std::vector<std::pair<std::string, std::string>> rpc_metadata;
 };
