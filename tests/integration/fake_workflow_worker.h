@@ -48,7 +48,8 @@ inline wsv1::PollWorkflowTaskQueueResponse PollWorkflowTask(
     request.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
     request.set_identity("fake-workflow-worker");
     wsv1::PollWorkflowTaskQueueResponse response;
-    grpc::Status status = client.WorkflowService().PollWorkflowTaskQueue(&context, request, &response);
+    grpc::Status status =
+        client.WorkflowService().PollWorkflowTaskQueue(&context, request, &response);
     if (status.ok() && !response.task_token().empty()) return response;
     if (!status.ok() && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
       throw std::runtime_error("poll workflow task: " + status.error_message());

@@ -12,8 +12,8 @@
 
 namespace {
 
-using namespace temporalio;           // NOLINT
-using namespace temporalio::client;   // NOLINT
+using namespace temporalio;                // NOLINT
+using namespace temporalio::client;        // NOLINT
 using namespace temporalio::testing_fake;  // NOLINT
 
 struct Order {
@@ -45,8 +45,8 @@ class SdkClientTest : public ::testing::Test {
 
 TEST_F(SdkClientTest, StartAndGetTypedResult) {
   std::string tq = Unique("tq");
-  auto handle = client_->StartWorkflow<Receipt>("OrderWorkflow", {.id = Unique("wf"), .task_queue = tq},
-                                                Order{"o-1", 3});
+  auto handle = client_->StartWorkflow<Receipt>(
+      "OrderWorkflow", {.id = Unique("wf"), .task_queue = tq}, Order{"o-1", 3});
   EXPECT_FALSE(handle.run_id().empty());
   auto task = PollWorkflowTask(*client_, tq);
   ASSERT_EQ(task.workflow_type().name(), "OrderWorkflow");
@@ -99,7 +99,8 @@ TEST_F(SdkClientTest, ExecuteWorkflowVoidAndOptions) {
 
 TEST_F(SdkClientTest, FailedWorkflowIsTypedError) {
   std::string tq = Unique("tq");
-  auto handle = client_->StartWorkflow<std::string>("Failing", {.id = Unique("wf"), .task_queue = tq});
+  auto handle =
+      client_->StartWorkflow<std::string>("Failing", {.id = Unique("wf"), .task_queue = tq});
   auto task = PollWorkflowTask(*client_, tq);
   converter::Failure failure = dc().ToFailure(std::make_exception_ptr(ApplicationError(
       "card declined",
@@ -172,8 +173,7 @@ TEST_F(SdkClientTest, CancelIsTypedError) {
   auto task = PollWorkflowTask(*client_, tq);
   bool cancel_requested = false;
   for (const auto& event : task.history().events()) {
-    cancel_requested |=
-        event.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED;
+    cancel_requested |= event.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED;
   }
   EXPECT_TRUE(cancel_requested);
   RespondWorkflowTask(*client_, task.task_token(), {CancelCommand()});
@@ -189,8 +189,8 @@ TEST_F(SdkClientTest, CancelIsTypedError) {
 TEST_F(SdkClientTest, SignalWithStart) {
   std::string tq = Unique("tq");
   WorkflowOptions options{.id = Unique("wf"), .task_queue = tq};
-  auto handle = client_->SignalWithStart<void>("SigStart", options, "go", std::tuple{std::string("now")},
-                                               Order{"o-3", 2});
+  auto handle = client_->SignalWithStart<void>("SigStart", options, "go",
+                                               std::tuple{std::string("now")}, Order{"o-3", 2});
   EXPECT_FALSE(handle.run_id().empty());
   auto task = PollWorkflowTask(*client_, tq);
   bool signaled = false;
@@ -204,7 +204,8 @@ TEST_F(SdkClientTest, SignalWithStart) {
   }
   EXPECT_TRUE(signaled);
   // A second SignalWithStart signals the same run.
-  auto again = client_->SignalWithStart<void>("SigStart", options, "go", std::tuple{std::string("again")});
+  auto again =
+      client_->SignalWithStart<void>("SigStart", options, "go", std::tuple{std::string("again")});
   EXPECT_EQ(again.run_id(), handle.run_id());
   handle.Terminate();
 }

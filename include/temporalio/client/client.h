@@ -113,13 +113,13 @@ class MemoValue {
 // the server indexes by).
 class SearchAttributeValue {
  public:
-  SearchAttributeValue(std::string keyword);                // NOLINT  Keyword
-  SearchAttributeValue(const char* keyword);                // NOLINT  Keyword
-  SearchAttributeValue(int64_t value);                      // NOLINT  Int
-  SearchAttributeValue(int value);                          // NOLINT  Int
-  SearchAttributeValue(double value);                       // NOLINT  Double
-  SearchAttributeValue(bool value);                         // NOLINT  Bool
-  SearchAttributeValue(std::vector<std::string> keywords);  // NOLINT  KeywordList
+  SearchAttributeValue(std::string keyword);                         // NOLINT  Keyword
+  SearchAttributeValue(const char* keyword);                         // NOLINT  Keyword
+  SearchAttributeValue(int64_t value);                               // NOLINT  Int
+  SearchAttributeValue(int value);                                   // NOLINT  Int
+  SearchAttributeValue(double value);                                // NOLINT  Double
+  SearchAttributeValue(bool value);                                  // NOLINT  Bool
+  SearchAttributeValue(std::vector<std::string> keywords);           // NOLINT  KeywordList
   SearchAttributeValue(std::chrono::system_clock::time_point time);  // NOLINT  Datetime
   const converter::Payload& payload() const noexcept { return payload_; }
 
@@ -226,8 +226,8 @@ class Client {
     converter::Payloads signal_payloads = std::apply(
         [this](const auto&... a) { return data_converter().ToPayloads(a...); }, signal_args);
     SignalSpec spec{signal_name, std::move(signal_payloads)};
-    std::string run_id = StartWorkflowPayloads(workflow_type, options,
-                                               data_converter().ToPayloads(args...), &spec);
+    std::string run_id =
+        StartWorkflowPayloads(workflow_type, options, data_converter().ToPayloads(args...), &spec);
     return WorkflowHandle<R>(core_, options.id, run_id, "", "");
   }
 

@@ -89,9 +89,8 @@ class WorkflowHandleBase {
   temporal::api::history::v1::History FetchHistory() const;
 
  protected:
-  WorkflowHandleBase(std::shared_ptr<internal::ClientCore> core, std::string id,
-                     std::string run_id, std::string target_run_id,
-                     std::string first_execution_run_id);
+  WorkflowHandleBase(std::shared_ptr<internal::ClientCore> core, std::string id, std::string run_id,
+                     std::string target_run_id, std::string first_execution_run_id);
 
   // Waits for the run chain's close event. Returns the first result payload
   // (decoded by the codecs), or nullopt when there is none; throws

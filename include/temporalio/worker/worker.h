@@ -128,15 +128,15 @@ class Worker {
   }
   // A member function called on `object` (not owned; must outlive the worker).
   template <class C, class M>
-    requires std::is_member_function_pointer_v<M>
-  Worker& RegisterActivity(std::string name, M method, C* object) {
+  requires std::is_member_function_pointer_v<M> Worker& RegisterActivity(std::string name, M method,
+                                                                         C* object) {
     using Traits = detail::CallableTraits<M>;
     auto bound = [method, object](auto&&... args) -> typename Traits::Result {
       return (object->*method)(std::forward<decltype(args)>(args)...);
     };
     RegisterActivityFn(std::move(name),
-                       MakeBound<typename Traits::Result>(std::move(bound),
-                                                          static_cast<typename Traits::Args*>(nullptr)));
+                       MakeBound<typename Traits::Result>(
+                           std::move(bound), static_cast<typename Traits::Args*>(nullptr)));
     return *this;
   }
   // Type-erased registration (raw payloads).

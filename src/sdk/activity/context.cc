@@ -109,8 +109,8 @@ void ActivityContext::SendLocked(std::unique_lock<std::mutex>& lock) {
     if (details.payloads_size() > 0) *request.mutable_details() = std::move(details);
     request.set_identity(core_->identity());
     client::internal::wsv1::RecordActivityTaskHeartbeatResponse response;
-    grpc::Status status = core_->Call(&client::internal::Stub::RecordActivityTaskHeartbeat,
-                                      request, &response);
+    grpc::Status status =
+        core_->Call(&client::internal::Stub::RecordActivityTaskHeartbeat, request, &response);
     if (status.ok()) {
       if (response.cancel_requested()) cancel = CancelReason::kServer;
     } else if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -120,8 +120,8 @@ void ActivityContext::SendLocked(std::unique_lock<std::mutex>& lock) {
                 << " failed: " << status.error_message() << "\n";
     }
   } catch (const std::exception& e) {
-    std::cerr << "temporalio: heartbeat of activity " << info_.activity_id << " failed: "
-              << e.what() << "\n";
+    std::cerr << "temporalio: heartbeat of activity " << info_.activity_id
+              << " failed: " << e.what() << "\n";
   }
   if (cancel != CancelReason::kNone) RequestCancel(cancel);
   lock.lock();

@@ -34,7 +34,7 @@ class HeartbeatScheduler {
   std::mutex mu_;
   std::condition_variable cv_;
   std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<ActivityContext>> due_;  // mu_
-  bool stop_ = false;  // mu_
+  bool stop_ = false;                                                                         // mu_
   std::thread thread_;
 };
 
@@ -67,12 +67,12 @@ class ActivityContext : public std::enable_shared_from_this<ActivityContext> {
   std::atomic<CancelReason> cancel_reason_{CancelReason::kNone};
 
   std::mutex mu_;
-  converter::Payloads latest_details_;                   // mu_
-  bool has_pending_ = false;                             // mu_
-  bool in_flight_ = false;                               // mu_
-  bool flush_scheduled_ = false;                         // mu_
-  bool done_ = false;                                    // mu_
-  std::chrono::steady_clock::time_point next_allowed_;   // mu_
+  converter::Payloads latest_details_;                  // mu_
+  bool has_pending_ = false;                            // mu_
+  bool in_flight_ = false;                              // mu_
+  bool flush_scheduled_ = false;                        // mu_
+  bool done_ = false;                                   // mu_
+  std::chrono::steady_clock::time_point next_allowed_;  // mu_
 };
 
 // The context of the activity running on this thread (null outside).

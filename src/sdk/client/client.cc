@@ -49,9 +49,9 @@ void ThrowRpcError(const grpc::Status& status, std::string_view what,
 }
 
 std::string NewUuid() {
-  thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                   static_cast<uint64_t>(
-                                       std::chrono::steady_clock::now().time_since_epoch().count()));
+  thread_local std::mt19937_64 rng(
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   uint64_t hi = rng();
   uint64_t lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
@@ -106,10 +106,9 @@ Client Client::Connect(ClientOptions options) {
     grpc::StatusCode code = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
                                 ? grpc::StatusCode::UNAVAILABLE
                                 : status.error_code();
-    throw RpcError(code,
-                   "failed to connect to " + core->options().target_host + ": " +
-                       status.error_message(),
-                   status.error_details());
+    throw RpcError(
+        code, "failed to connect to " + core->options().target_host + ": " + status.error_message(),
+        status.error_details());
   }
   return Client(std::move(core));
 }
@@ -174,7 +173,8 @@ void FillStart(const ClientCore& core, std::string_view workflow_type,
   dc.Encode(&args);
   if (args.payloads_size() > 0) *request->mutable_input() = std::move(args);
   if (options.execution_timeout) {
-    *request->mutable_workflow_execution_timeout() = internal::ToDuration(*options.execution_timeout);
+    *request->mutable_workflow_execution_timeout() =
+        internal::ToDuration(*options.execution_timeout);
   }
   if (options.run_timeout) {
     *request->mutable_workflow_run_timeout() = internal::ToDuration(*options.run_timeout);
@@ -230,8 +230,7 @@ std::string Client::StartWorkflowPayloads(std::string_view workflow_type,
     internal::wsv1::StartWorkflowExecutionRequest request;
     FillStart(*core_, workflow_type, options, std::move(args), &request);
     internal::wsv1::StartWorkflowExecutionResponse response;
-    grpc::Status status =
-        core_->Call(&internal::Stub::StartWorkflowExecution, request, &response);
+    grpc::Status status = core_->Call(&internal::Stub::StartWorkflowExecution, request, &response);
     if (!status.ok()) ThrowStartError(status, workflow_type, options);
     return response.run_id();
   }
@@ -285,8 +284,7 @@ bool WorkflowExecutionList::FetchPage() {
   request.set_next_page_token(next_page_token_);
   request.set_query(query_);
   internal::wsv1::ListWorkflowExecutionsResponse response;
-  core_->CallOrThrow(&internal::Stub::ListWorkflowExecutions, request, &response,
-                     "list workflows");
+  core_->CallOrThrow(&internal::Stub::ListWorkflowExecutions, request, &response, "list workflows");
   page_.clear();
   index_ = 0;
   for (const auto& info : response.executions()) {

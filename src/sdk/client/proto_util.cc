@@ -15,17 +15,20 @@ std::chrono::milliseconds FromDuration(const google::protobuf::Duration& value) 
 }
 
 std::chrono::system_clock::time_point FromTimestamp(const google::protobuf::Timestamp& value) {
-  return std::chrono::system_clock::time_point(std::chrono::duration_cast<
-                                               std::chrono::system_clock::duration>(
-      std::chrono::microseconds(TimeUtil::TimestampToMicroseconds(value))));
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::microseconds(TimeUtil::TimestampToMicroseconds(value))));
 }
 
 void ToProto(const RetryPolicy& policy, temporal::api::common::v1::RetryPolicy* out) {
-  if (policy.initial_interval) *out->mutable_initial_interval() = ToDuration(*policy.initial_interval);
+  if (policy.initial_interval)
+    *out->mutable_initial_interval() = ToDuration(*policy.initial_interval);
   if (policy.backoff_coefficient > 0) out->set_backoff_coefficient(policy.backoff_coefficient);
-  if (policy.maximum_interval) *out->mutable_maximum_interval() = ToDuration(*policy.maximum_interval);
+  if (policy.maximum_interval)
+    *out->mutable_maximum_interval() = ToDuration(*policy.maximum_interval);
   out->set_maximum_attempts(policy.maximum_attempts);
-  for (const auto& type : policy.non_retryable_error_types) out->add_non_retryable_error_types(type);
+  for (const auto& type : policy.non_retryable_error_types)
+    out->add_non_retryable_error_types(type);
 }
 
 WorkflowExecution FromProto(const temporal::api::workflow::v1::WorkflowExecutionInfo& info) {

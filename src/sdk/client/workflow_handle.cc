@@ -52,8 +52,7 @@ std::optional<converter::Payload> WorkflowHandleBase::GetResultPayload(bool foll
     wsv1::GetWorkflowExecutionHistoryResponse response;
     CallOptions call;
     call.timeout = internal::kLongPollTimeout;
-    grpc::Status status =
-        core_->Call(&Stub::GetWorkflowExecutionHistory, request, &response, call);
+    grpc::Status status = core_->Call(&Stub::GetWorkflowExecutionHistory, request, &response, call);
     if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) continue;  // long poll
     if (!status.ok()) internal::ThrowRpcError(status, "get workflow result " + id_, id_, run_id);
     if (response.history().events_size() == 0) {
@@ -83,7 +82,8 @@ std::optional<converter::Payload> WorkflowHandleBase::GetResultPayload(bool foll
         throw WorkflowFailedError(DecodeFailure(dc, attrs.failure()));
       }
       case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: {
-        converter::Payloads details = event.workflow_execution_canceled_event_attributes().details();
+        converter::Payloads details =
+            event.workflow_execution_canceled_event_attributes().details();
         dc.Decode(&details);
         throw WorkflowFailedError(
             std::make_exception_ptr(CanceledError("Workflow execution cancelled", details)));
@@ -133,8 +133,8 @@ void WorkflowHandleBase::SignalPayloads(std::string_view name, converter::Payloa
   if (!status.ok()) internal::ThrowRpcError(status, "signal workflow " + id_, id_, target_run_id_);
 }
 
-std::optional<converter::Payload> WorkflowHandleBase::QueryPayload(
-    std::string_view name, converter::Payloads args) const {
+std::optional<converter::Payload> WorkflowHandleBase::QueryPayload(std::string_view name,
+                                                                   converter::Payloads args) const {
   const converter::DataConverter& dc = data_converter();
   dc.Encode(&args);
   wsv1::QueryWorkflowRequest request;
@@ -228,8 +228,7 @@ temporal::api::history::v1::History WorkflowHandleBase::FetchHistory() const {
     request.set_next_page_token(page_token);
     request.set_skip_archival(true);
     wsv1::GetWorkflowExecutionHistoryResponse response;
-    grpc::Status status =
-        core_->Call(&Stub::GetWorkflowExecutionHistory, request, &response);
+    grpc::Status status = core_->Call(&Stub::GetWorkflowExecutionHistory, request, &response);
     if (!status.ok()) {
       internal::ThrowRpcError(status, "fetch history of " + id_, id_, target_run_id_);
     }

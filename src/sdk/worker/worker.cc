@@ -27,7 +27,8 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
  public:
   WorkerImpl(client::Client client, WorkerOptions options)
       : client_(std::move(client)), core_(client_.core()), options_(std::move(options)) {
-    if (options_.task_queue.empty()) throw std::invalid_argument("WorkerOptions.task_queue is required");
+    if (options_.task_queue.empty())
+      throw std::invalid_argument("WorkerOptions.task_queue is required");
     if (options_.identity.empty()) options_.identity = core_->identity();
     options_.max_concurrent_activities = std::max(1, options_.max_concurrent_activities);
     options_.activity_pollers =
@@ -225,8 +226,8 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       outcome = Outcome::kAsync;
     } catch (const CanceledError&) {
       error = std::current_exception();
-      outcome = context->cancel_reason() == CancelReason::kServer ? Outcome::kCanceled
-                                                                  : Outcome::kFailed;
+      outcome =
+          context->cancel_reason() == CancelReason::kServer ? Outcome::kCanceled : Outcome::kFailed;
     } catch (...) {
       error = std::current_exception();
       outcome = Outcome::kFailed;
@@ -234,10 +235,11 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     activity::internal::SetCurrent(nullptr);
     converter::Payloads last_details = context->Finish();
     try {
-      Respond(task, outcome == Outcome::kCompleted ? 0
-                    : outcome == Outcome::kFailed  ? 1
-                    : outcome == Outcome::kCanceled ? 2
-                                                    : 3,
+      Respond(task,
+              outcome == Outcome::kCompleted  ? 0
+              : outcome == Outcome::kFailed   ? 1
+              : outcome == Outcome::kCanceled ? 2
+                                              : 3,
               std::move(result), error, std::move(last_details));
     } catch (const std::exception& e) {
       std::cerr << "temporalio: responding to activity " << task.activity_id()
@@ -306,13 +308,13 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;                               // mu_
-  bool shutting_down_ = false;                         // mu_
-  bool shutdown_started_ = false;                      // mu_
-  bool shutdown_done_ = false;                         // mu_
-  int slots_used_ = 0;                                 // mu_: polls + running activities
-  int threads_ = 0;                                    // mu_: activity threads alive
-  std::set<grpc::ClientContext*> poll_contexts_;       // mu_
+  bool started_ = false;                                // mu_
+  bool shutting_down_ = false;                          // mu_
+  bool shutdown_started_ = false;                       // mu_
+  bool shutdown_done_ = false;                          // mu_
+  int slots_used_ = 0;                                  // mu_: polls + running activities
+  int threads_ = 0;                                     // mu_: activity threads alive
+  std::set<grpc::ClientContext*> poll_contexts_;        // mu_
   std::set<std::shared_ptr<ActivityContext>> running_;  // mu_
 };
 
