@@ -21,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <grpcpp/support/status_code_enum.h>
 
@@ -267,6 +268,35 @@ class QueryRejectedError : public TemporalError {
 
  private:
   int status_;
+};
+
+// The workflow execution (or activity) addressed by a client call does not
+// exist, or has already completed (gRPC NOT_FOUND).
+class WorkflowNotFoundError : public RpcError {
+ public:
+  WorkflowNotFoundError(const std::string& message, std::string workflow_id, std::string run_id,
+                        std::string details = {})
+      : RpcError(grpc::StatusCode::NOT_FOUND, message, std::move(details)),
+        workflow_id_(std::move(workflow_id)),
+        run_id_(std::move(run_id)) {}
+  const std::string& workflow_id() const noexcept { return workflow_id_; }
+  const std::string& run_id() const noexcept { return run_id_; }
+
+ private:
+  std::string workflow_id_;
+  std::string run_id_;
+};
+
+// The worker answered a query with a failure (e.g. unknown query type or the
+// handler threw); cause() is the decoded FailureError, when the worker sent one.
+class WorkflowQueryFailedError : public TemporalError {
+ public:
+  explicit WorkflowQueryFailedError(const std::string& message, std::exception_ptr cause = nullptr)
+      : TemporalError(message), cause_(std::move(cause)) {}
+  const std::exception_ptr& cause() const noexcept { return cause_; }
+
+ private:
+  std::exception_ptr cause_;
 };
 
 }  // namespace temporalio
