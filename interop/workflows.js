@@ -120,7 +120,62 @@ async function retryingWorkflow() {
   return attempt;
 }
 
+/**
+ * C++ SDK interop: calls activities that a C++ activity worker runs on `taskQueue`
+ * and reports what it saw, so the C++ test can assert it.
+ */
+async function callCppActivities(taskQueue) {
+  const fast = { initialInterval: '50ms', backoffCoefficient: 1 };
+  const acts = proxyActivities({ taskQueue, startToCloseTimeout: '30s', retry: { ...fast, maximumAttempts: 5 } });
+  const report = {};
+  report.greeting = await acts.CppGreet({ name: 'TypeScript', times: 2 });
+  report.flakyAttempt = await acts.CppFlaky(3);
+  try {
+    await acts.CppFatal('bad input');
+    report.fatal = 'no error';
+  } catch (err) {
+    report.fatal = {
+      activityFailure: err instanceof ActivityFailure,
+      type: err.cause && err.cause.type,
+      message: err.cause && err.cause.message,
+      nonRetryable: err.cause && err.cause.nonRetryable,
+    };
+  }
+  const hb = proxyActivities({
+    taskQueue,
+    startToCloseTimeout: '30s',
+    heartbeatTimeout: '10s',
+    retry: { ...fast, maximumAttempts: 3 },
+  });
+  report.heartbeatResume = await hb.CppHeartbeatResume(5);
+  report.asyncResult = await acts.CppAsync('done later');
+  return report;
+}
+
+/** C++ SDK interop: cancels a C++ activity that heartbeats until cancelled. */
+async function cancelCppActivity(taskQueue) {
+  const { CppWaitForCancel } = proxyActivities({
+    taskQueue,
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '5s',
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  });
+  const { CancellationScope, isCancellation } = require('@temporalio/workflow');
+  const scope = new CancellationScope();
+  const promise = scope.run(() => CppWaitForCancel());
+  await sleep(500);
+  scope.cancel();
+  try {
+    await promise;
+    return 'not cancelled';
+  } catch (err) {
+    return isCancellation(err) ? 'cancelled' : `unexpected: ${err}`;
+  }
+}
+
 module.exports = {
+  callCppActivities,
+  cancelCppActivity,
   retryingWorkflow,
   unblockSignal,
   finishSignal,
