@@ -355,9 +355,10 @@ SqliteStore::SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Con
 
 SqliteStore::~SqliteStore() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  wake_.notify_all();
   writer_thread_.join();
   reader_.reset();
   writer_.reset();
@@ -366,10 +367,11 @@ SqliteStore::~SqliteStore() {
 void SqliteStore::Commit(WriteBatch batch, std::function<void(absl::Status)> done) {
   const size_t bytes = BatchBytes(batch);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (!stopping_) {
       queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
       batches_.fetch_add(1, std::memory_order_relaxed);
+      wake_.notify_one();
       return;
     }
   }
@@ -386,7 +388,8 @@ void SqliteStore::WriterLoop() {
   for (;;) {
     group.clear();
     {
-      absl::MutexLock lock(&mu_, absl::Condition(this, &SqliteStore::WriterShouldWake));
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [this] { return WriterShouldWake(); });
       if (queue_.empty()) return;  // stopping and drained
       size_t bytes = 0;
       while (!queue_.empty() && group.size() < kMaxGroupBatches &&
@@ -406,7 +409,7 @@ void SqliteStore::WriterLoop() {
 
 void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results) {
   results.assign(group.size(), absl::OkStatus());
-  absl::MutexLock lock(&writer_->mu);
+  std::lock_guard lock(writer_->mu);
   sqlite3* db = writer_->db;
   absl::Status group_status = Exec(db, "BEGIN IMMEDIATE");
   for (size_t i = 0; group_status.ok() && i < group.size(); ++i) {
@@ -519,7 +522,7 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
 
 absl::StatusOr<std::vector<NamespaceRecord>> SqliteStore::LoadNamespaces() {
   Connection& conn = ReadConnection();
-  absl::MutexLock lock(&conn.mu);
+  std::lock_guard lock(conn.mu);
   absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectNamespaces);
   if (!stmt.ok()) return stmt.status();
   StatementScope scope(*stmt);
@@ -537,7 +540,7 @@ absl::StatusOr<std::vector<NamespaceRecord>> SqliteStore::LoadNamespaces() {
 
 absl::StatusOr<std::vector<ExecutionRecord>> SqliteStore::LoadExecutions() {
   Connection& conn = ReadConnection();
-  absl::MutexLock lock(&conn.mu);
+  std::lock_guard lock(conn.mu);
   absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectExecutions);
   if (!stmt.ok()) return stmt.status();
   StatementScope scope(*stmt);
@@ -565,7 +568,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ReadHistory(const std::str
                                                                   int64_t from_event_id,
                                                                   int64_t max_events) {
   Connection& conn = ReadConnection();
-  absl::MutexLock lock(&conn.mu);
+  std::lock_guard lock(conn.mu);
   absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectHistory);
   if (!stmt.ok()) return stmt.status();
   StatementScope scope(*stmt);
@@ -582,7 +585,7 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::ReadHistory(const std::str
 
 absl::StatusOr<std::vector<CurrentExecution>> SqliteStore::LoadCurrentExecutions() {
   Connection& conn = ReadConnection();
-  absl::MutexLock lock(&conn.mu);
+  std::lock_guard lock(conn.mu);
   absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectCurrent);
   if (!stmt.ok()) return stmt.status();
   StatementScope scope(*stmt);
@@ -610,17 +613,20 @@ Store::Stats SqliteStore::GetStats() const {
 }
 
 void SqliteStore::PauseWriterForTesting() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   paused_ = true;
 }
 
 void SqliteStore::ResumeWriterForTesting() {
-  absl::MutexLock lock(&mu_);
-  paused_ = false;
+  {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+  }
+  wake_.notify_all();
 }
 
 size_t SqliteStore::QueuedBatchesForTesting() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return queue_.size();
 }
 

@@ -25,7 +25,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include <condition_variable>
+#include <mutex>
 #include "server/persistence/store.h"
 
 struct sqlite3;
@@ -82,7 +83,8 @@ class SqliteStore final : public Store {
     absl::StatusOr<sqlite3_stmt*> Prepare(std::string_view sql);
 
     sqlite3* const db;
-    absl::Mutex mu;
+    // std::mutex rather than absl::Mutex: Debian's Abseil is not TSan-instrumented.
+    std::mutex mu;
     std::unordered_map<std::string_view, sqlite3_stmt*> statements;
   };
 
@@ -97,7 +99,7 @@ class SqliteStore final : public Store {
 
   static absl::Status Migrate(Connection& conn);
 
-  bool WriterShouldWake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WriterShouldWake() const;  // requires mu_
   void WriterLoop();
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
@@ -108,7 +110,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> reader_;  // null for in-memory databases
   const bool synced_commits_;           // synchronous is FULL or EXTRA
 
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;  // writer: queue non-empty, resumed or stopping
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
