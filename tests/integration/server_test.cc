@@ -993,6 +993,34 @@ TEST_F(ServerTest, NamespaceRegistrationAndDuplicates) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ServerTest, ListAndUpdateNamespaces) {
+  ws::RegisterNamespaceRequest reg;
+  reg.set_namespace_("billing");
+  ws::RegisterNamespaceResponse reg_resp;
+  ASSERT_TRUE(stub_->RegisterNamespace(Ctx().get(), reg, &reg_resp).ok());
+  ws::ListNamespacesRequest list;
+  ws::ListNamespacesResponse list_resp;
+  ASSERT_TRUE(stub_->ListNamespaces(Ctx().get(), list, &list_resp).ok());
+  std::vector<std::string> names;
+  for (const auto& n : list_resp.namespaces()) names.push_back(n.namespace_info().name());
+  EXPECT_EQ(names, (std::vector<std::string>{"billing", "default"}));
+  ws::UpdateNamespaceRequest update;
+  update.set_namespace_("billing");
+  update.mutable_update_info()->set_description("invoices");
+  update.mutable_config()->mutable_workflow_execution_retention_ttl()->set_seconds(7200);
+  ws::UpdateNamespaceResponse update_resp;
+  ASSERT_TRUE(stub_->UpdateNamespace(Ctx().get(), update, &update_resp).ok());
+  ws::DescribeNamespaceRequest d;
+  d.set_namespace_("billing");
+  ws::DescribeNamespaceResponse dr;
+  ASSERT_TRUE(stub_->DescribeNamespace(Ctx().get(), d, &dr).ok());
+  EXPECT_EQ(dr.namespace_info().description(), "invoices");
+  EXPECT_EQ(dr.config().workflow_execution_retention_ttl().seconds(), 7200);
+  update.set_namespace_("missing");
+  EXPECT_EQ(stub_->UpdateNamespace(Ctx().get(), update, &update_resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServerTest, PollAndQueryValidateInput) {
   ws::PollWorkflowTaskQueueRequest poll;
   poll.set_namespace_("default");
