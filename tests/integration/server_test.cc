@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <string>
@@ -810,6 +811,91 @@ TEST_F(ServerTest, StickyTaskFallsBackToTheNormalQueue) {
     EXPECT_EQ(moved.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
     ASSERT_TRUE(Complete(moved.task_token(), {CompleteWorkflow("1")}).ok());
   }
+}
+
+// A restart on the same database file keeps namespaces, runs, pending
+// workflow tasks, activities and timers.
+TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
+  char dir_template[] = "/tmp/temporalio-restart-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string db = std::string(dir_template) + "/dev.db";
+  auto connect = [](const DevServer& server) {
+    return ws::WorkflowService::NewStub(
+        grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+  };
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return c;
+  };
+  std::string run_id;
+  {
+    auto server = DevServer::Start({.port = 0, .db_filename = db, .namespaces = {"orders"}});
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = connect(**server);
+    ws::StartWorkflowExecutionRequest start;
+    start.set_namespace_("orders");
+    start.set_workflow_id("survivor");
+    start.mutable_workflow_type()->set_name("W");
+    start.mutable_task_queue()->set_name("q");
+    start.set_request_id("r1");
+    ws::StartWorkflowExecutionResponse resp;
+    ASSERT_TRUE(stub->StartWorkflowExecution(ctx().get(), start, &resp).ok());
+    run_id = resp.run_id();
+    // First task: schedule an activity and a timer, then "crash".
+    ws::PollWorkflowTaskQueueRequest poll;
+    poll.set_namespace_("orders");
+    poll.mutable_task_queue()->set_name("q");
+    ws::PollWorkflowTaskQueueResponse task;
+    ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+    ws::RespondWorkflowTaskCompletedRequest done;
+    done.set_namespace_("orders");
+    done.set_task_token(task.task_token());
+    auto* timer = done.add_commands();
+    timer->set_command_type(ev::COMMAND_TYPE_START_TIMER);
+    timer->mutable_start_timer_command_attributes()->set_timer_id("t");
+    timer->mutable_start_timer_command_attributes()->mutable_start_to_fire_timeout()->set_nanos(
+        300000000);
+    auto* act = done.add_commands();
+    act->set_command_type(ev::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK);
+    auto* a = act->mutable_schedule_activity_task_command_attributes();
+    a->set_activity_id("a");
+    a->mutable_activity_type()->set_name("A");
+    a->mutable_task_queue()->set_name("acts");
+    a->mutable_start_to_close_timeout()->set_seconds(30);
+    ws::RespondWorkflowTaskCompletedResponse done_resp;
+    ASSERT_TRUE(stub->RespondWorkflowTaskCompleted(ctx().get(), done, &done_resp).ok());
+  }
+  auto server = DevServer::Start({.port = 0, .db_filename = db});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = connect(**server);
+  ws::DescribeWorkflowExecutionRequest d;
+  d.set_namespace_("orders");  // registered before the restart
+  d.mutable_execution()->set_workflow_id("survivor");
+  ws::DescribeWorkflowExecutionResponse dr;
+  ASSERT_TRUE(stub->DescribeWorkflowExecution(ctx().get(), d, &dr).ok());
+  EXPECT_EQ(dr.workflow_execution_info().execution().run_id(), run_id);
+  EXPECT_EQ(dr.workflow_execution_info().status(), ev::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  ASSERT_EQ(dr.pending_activities_size(), 1);
+  // The activity is dispatched again, and the timer fires after the restart.
+  ws::PollActivityTaskQueueRequest ap;
+  ap.set_namespace_("orders");
+  ap.mutable_task_queue()->set_name("acts");
+  ws::PollActivityTaskQueueResponse act_task;
+  ASSERT_TRUE(stub->PollActivityTaskQueue(ctx().get(), ap, &act_task).ok());
+  EXPECT_EQ(act_task.activity_id(), "a");
+  ws::PollWorkflowTaskQueueRequest poll;
+  poll.set_namespace_("orders");
+  poll.mutable_task_queue()->set_name("q");
+  ws::PollWorkflowTaskQueueResponse task;
+  ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+  ASSERT_FALSE(task.task_token().empty());
+  bool fired = false;
+  for (const auto& e : task.history().events())
+    fired |= e.event_type() == E::EVENT_TYPE_TIMER_FIRED;
+  EXPECT_TRUE(fired);
+  server->reset();
+  std::filesystem::remove_all(dir_template);
 }
 
 // ---- bad input ----
