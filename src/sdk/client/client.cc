@@ -8,6 +8,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/uuid.h"
 #include "google/rpc/status.pb.h"
 #include "sdk/client/client_core.h"
 #include "sdk/client/proto_util.h"
@@ -48,21 +49,7 @@ void ThrowRpcError(const grpc::Status& status, std::string_view what,
   throw RpcError(status.error_code(), message, status.error_details());
 }
 
-std::string NewUuid() {
-  thread_local std::mt19937_64 rng(
-      std::random_device{}() ^
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
+std::string NewUuid() { return common::NewUuid(); }
 
 std::string DefaultIdentity() {
   char host[256] = {};

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "common/uuid.h"
 #include "server/errors.h"
 #include "server/history/engine_internal.h"
 #include "server/proto/state.pb.h"
@@ -34,20 +35,8 @@ namespace ev1 = temporal::api::enums::v1;
 namespace cv1 = temporal::api::common::v1;
 namespace fv1 = temporal::api::failure::v1;
 namespace cmdv1 = temporal::api::command::v1;
+using common::NewUuid;
 using common::TimePoint;
-
-std::string NewUuid() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
-}
 
 namespace {
 
@@ -401,6 +390,10 @@ class EngineImpl {
     }
     done(absl::CancelledError("poll cancelled"));
   }
+
+  // Validates a poll request and parks or serves it.
+  template <class Request>
+  uint64_t StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline, Done done);
 
   uint64_t Poll(Poller poller, TimePoint deadline) {
     uint64_t poll_id = next_id_++;
@@ -2660,58 +2653,41 @@ void Engine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
   impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
 
-uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
-                                       wsv1::PollWorkflowTaskQueueResponse* resp,
-                                       common::TimePoint deadline, Done done) {
-  std::unique_lock lock(impl_->mu_);
-  auto ns = impl_->FindNamespace(req.namespace_());
-  if (!ns.ok()) {
-    impl_->Reply(lock, std::move(done), ns.status());
-    return 0;
-  }
-  if (req.task_queue().name().empty()) {
-    impl_->Reply(lock, std::move(done), InvalidArgumentError("TaskQueue is not set on request."));
-    return 0;
-  }
-  if (impl_->shutdown_) {
-    impl_->Reply(lock, std::move(done), absl::UnavailableError("server is shutting down"));
+template <class Request>
+uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline,
+                               Done done) {
+  std::unique_lock lock(mu_);
+  auto ns = FindNamespace(req.namespace_());
+  absl::Status invalid = !ns.ok() ? ns.status()
+                         : req.task_queue().name().empty()
+                             ? InvalidArgumentError("TaskQueue is not set on request.")
+                         : shutdown_ ? absl::UnavailableError("server is shutting down")
+                                     : absl::OkStatus();
+  if (!invalid.ok()) {
+    Reply(lock, std::move(done), std::move(invalid));
     return 0;
   }
   Poller p;
+  p.activity = activity;
   p.ns_id = (*ns)->id;
   p.queue = req.task_queue().name();
   p.identity = req.identity();
   p.sticky = req.task_queue().kind() == ev1::TASK_QUEUE_KIND_STICKY;
   p.resp = resp;
   p.done = std::move(done);
-  return impl_->Poll(std::move(p), deadline);
+  return Poll(std::move(p), deadline);
+}
+
+uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
+                                       wsv1::PollWorkflowTaskQueueResponse* resp,
+                                       common::TimePoint deadline, Done done) {
+  return impl_->StartPoll(req, resp, /*activity=*/false, deadline, std::move(done));
 }
 
 uint64_t Engine::PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
                                        wsv1::PollActivityTaskQueueResponse* resp,
                                        common::TimePoint deadline, Done done) {
-  std::unique_lock lock(impl_->mu_);
-  auto ns = impl_->FindNamespace(req.namespace_());
-  if (!ns.ok()) {
-    impl_->Reply(lock, std::move(done), ns.status());
-    return 0;
-  }
-  if (req.task_queue().name().empty()) {
-    impl_->Reply(lock, std::move(done), InvalidArgumentError("TaskQueue is not set on request."));
-    return 0;
-  }
-  if (impl_->shutdown_) {
-    impl_->Reply(lock, std::move(done), absl::UnavailableError("server is shutting down"));
-    return 0;
-  }
-  Poller p;
-  p.activity = true;
-  p.ns_id = (*ns)->id;
-  p.queue = req.task_queue().name();
-  p.identity = req.identity();
-  p.resp = resp;
-  p.done = std::move(done);
-  return impl_->Poll(std::move(p), deadline);
+  return impl_->StartPoll(req, resp, /*activity=*/true, deadline, std::move(done));
 }
 
 void Engine::CancelPoll(uint64_t poll_id) { impl_->CancelPoll(poll_id); }

@@ -36,9 +36,6 @@ inline bool IsSet(const google::protobuf::Timestamp& t) {
   return t.seconds() != 0 || t.nanos() != 0;
 }
 
-// Random RFC 4122 version-4 UUID.
-std::string NewUuid();
-
 }  // namespace temporalio::server::history
 
 #endif  // TEMPORALIO_SERVER_HISTORY_ENGINE_INTERNAL_H_
