@@ -22,11 +22,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include <condition_variable>
+#include <mutex>
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <condition_variable>
-#include <mutex>
 #include "server/persistence/store.h"
 
 struct sqlite3;
