@@ -41,9 +41,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 18 ]; then
-  echo "setup: Node.js >= 18 is required for the official TypeScript SDK (found: $(node --version 2>/dev/null || echo none))" >&2
+# The official TypeScript SDK 1.24 requires Node.js >= 20.3 (Debian 12's own
+# nodejs is 18; this project's machines ship 20).
+node_version=$(node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=3)?0:1)' 2>/dev/null; then
+  echo "setup: Node.js >= 20.3 is required for the official TypeScript SDK (found: $node_version)." >&2
+  echo "setup: install a newer nodejs package (e.g. from NodeSource) and run this script again." >&2
   exit 1
 fi
 
