@@ -1,0 +1,148 @@
+// WorkflowRegistry: the workflow types a worker (or replayer) can run, with
+// their signal and query handlers, type-erased for the runtime.
+//
+//   temporalio::workflow::WorkflowRegistry registry;
+//   registry.Register(kGreeter, kSetGreeting, kGreeting);  // signals/queries of Greeter
+//
+// Registering the same workflow name twice throws std::invalid_argument.
+// Not thread-safe while registering; read-only (and shareable) afterwards.
+#ifndef TEMPORALIO_WORKFLOW_REGISTRY_H_
+#define TEMPORALIO_WORKFLOW_REGISTRY_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "temporalio/workflow/definitions.h"
+
+namespace temporalio::workflow {
+
+struct WorkflowRegistration {
+  using Instance = std::shared_ptr<void>;
+  std::string name;
+  std::function<Instance()> create;
+  // Decodes the arguments (throws DecodeError) and runs the workflow; the
+  // result is the encoded return value.
+  std::function<Task<converter::Payload>(void* instance, const converter::Payloads& args)> run;
+  // Synchronous handlers run inline; Task<void> handlers are spawned.
+  std::map<std::string, std::function<void(void* instance, const converter::Payloads& args)>,
+           std::less<>>
+      signals;
+  std::map<std::string,
+           std::function<converter::Payload(const void* instance, const converter::Payloads&)>,
+           std::less<>>
+      queries;
+};
+
+namespace detail {
+template <class Tuple>
+struct TupleDecoder;
+template <class... A>
+struct TupleDecoder<std::tuple<A...>> {
+  static std::tuple<A...> Decode(const converter::Payloads& payloads) {
+    return Current().Converter().template FromPayloads<A...>(payloads);
+  }
+};
+
+template <auto F, class Class, class R>
+Task<converter::Payload> RunWorkflow(void* instance, converter::Payloads args) {
+  using Args = typename temporalio::detail::FunctionTraits<decltype(F)>::Args;
+  auto decoded = TupleDecoder<Args>::Decode(args);
+  Task<R> task = std::apply(
+      [instance](auto&&... a) { return (static_cast<Class*>(instance)->*F)(std::move(a)...); },
+      std::move(decoded));
+  if constexpr (std::is_void_v<R>) {
+    co_await std::move(task);
+    co_return Current().Converter().ToPayload(nullptr);
+  } else {
+    R result = co_await std::move(task);
+    co_return Current().Converter().ToPayload(result);
+  }
+}
+}  // namespace detail
+
+class WorkflowRegistry {
+ public:
+  template <auto Run, class... Handlers>
+  WorkflowRegistry& Register(const WorkflowDef<Run>& def, const Handlers&... handlers) {
+    using Def = WorkflowDef<Run>;
+    using Class = typename Def::Class;
+    static_assert(std::is_default_constructible_v<Class>,
+                  "a workflow class must be default constructible");
+    WorkflowRegistration reg;
+    reg.name = std::string(def.name);
+    reg.create = [] { return std::shared_ptr<void>(std::make_shared<Class>()); };
+    reg.run = [](void* instance, const converter::Payloads& args) {
+      return detail::RunWorkflow<Run, Class, typename Def::Result>(instance, args);
+    };
+    (AddHandler<Class>(&reg, handlers), ...);
+    Add(std::move(reg));
+    return *this;
+  }
+
+  // Adds a hand-built registration (dynamic workflows, tests).
+  void Add(WorkflowRegistration registration) {
+    std::string name = registration.name;
+    if (!workflows_
+             .emplace(name, std::make_shared<const WorkflowRegistration>(std::move(registration)))
+             .second) {
+      throw std::invalid_argument("workflow type registered twice: " + name);
+    }
+  }
+
+  // Null if unknown.
+  std::shared_ptr<const WorkflowRegistration> Find(std::string_view name) const {
+    auto it = workflows_.find(name);
+    return it == workflows_.end() ? nullptr : it->second;
+  }
+  std::vector<std::string> Names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, reg] : workflows_) names.push_back(name);
+    return names;
+  }
+
+ private:
+  template <class Class, auto F>
+  static void AddHandler(WorkflowRegistration* reg, const SignalDef<F>& def) {
+    static_assert(std::is_same_v<typename SignalDef<F>::Class, Class>,
+                  "signal handler belongs to another workflow class");
+    using Args = typename SignalDef<F>::Args;
+    reg->signals[std::string(def.name)] = [](void* instance, const converter::Payloads& p) {
+      auto args = detail::TupleDecoder<Args>::Decode(p);
+      auto call = [instance](auto&&... a) {
+        return (static_cast<Class*>(instance)->*F)(std::move(a)...);
+      };
+      if constexpr (std::is_void_v<typename SignalDef<F>::Traits::Result>) {
+        std::apply(call, std::move(args));
+      } else {
+        detail::Current().Spawn(std::apply(call, std::move(args)));
+      }
+    };
+  }
+  template <class Class, auto F>
+  static void AddHandler(WorkflowRegistration* reg, const QueryDef<F>& def) {
+    static_assert(std::is_same_v<typename QueryDef<F>::Class, Class>,
+                  "query handler belongs to another workflow class");
+    using Args = typename QueryDef<F>::Args;
+    reg->queries[std::string(def.name)] = [](const void* instance, const converter::Payloads& p) {
+      auto args = detail::TupleDecoder<Args>::Decode(p);
+      auto result = std::apply(
+          [instance](auto&&... a) {
+            return (static_cast<const Class*>(instance)->*F)(std::move(a)...);
+          },
+          std::move(args));
+      return detail::Current().Converter().ToPayload(result);
+    };
+  }
+
+  std::map<std::string, std::shared_ptr<const WorkflowRegistration>, std::less<>> workflows_;
+};
+
+}  // namespace temporalio::workflow
+
+#endif  // TEMPORALIO_WORKFLOW_REGISTRY_H_

@@ -1,0 +1,82 @@
+// WorkflowWorker: polls a task queue for workflow tasks and runs them with
+// the registered workflow definitions.
+//
+//   auto channel = grpc::CreateChannel("127.0.0.1:7233", grpc::InsecureChannelCredentials());
+//   temporalio::workflow::WorkflowWorkerOptions options{.task_queue = "hello"};
+//   options.registry.Register(kGreeter, kSetGreeting);
+//   temporalio::workflow::WorkflowWorker worker(channel, std::move(options));
+//   worker.Start();
+//   ...
+//   worker.Shutdown();
+//
+// Behaviour:
+//  - Polls the normal task queue and (with a cache) a per-worker sticky
+//    queue; long polls have a 70 s deadline.
+//  - Caches up to max_cached_workflows runs (LRU). With 0 every task is
+//    replayed from the full history (fetched with GetWorkflowExecutionHistory
+//    when the poll returned a partial one). A run is evicted when it closes,
+//    when its task fails or when the server rejects the completion.
+//  - Answers legacy query tasks (RespondQueryTaskCompleted) and queries
+//    attached to workflow tasks (query_results).
+//  - Fails the workflow task (RespondWorkflowTaskFailed; only on attempt 1,
+//    as sdk-core does) on non-determinism (cause NON_DETERMINISTIC_ERROR), on
+//    a non-Temporal exception from workflow code, and when an activation
+//    does not yield within deadlock_timeout. A deadlocked thread cannot be
+//    interrupted: its run is abandoned and the thread is detached at
+//    shutdown if still stuck.
+//  - Shutdown() stops polling, cancels outstanding polls, waits for tasks in
+//    progress and sends ShutdownWorker (with the sticky queue). Idempotent;
+//    the destructor calls it.
+// Thread-safe: Start/Shutdown may be called from any thread.
+#ifndef TEMPORALIO_WORKFLOW_WORKER_H_
+#define TEMPORALIO_WORKFLOW_WORKER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "temporalio/converter/data_converter.h"
+#include "temporalio/workflow/registry.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
+namespace temporalio::workflow {
+
+struct WorkflowWorkerOptions {
+  std::string namespace_ = "default";
+  std::string task_queue;
+  // Empty = "<pid>@<host>-cpp".
+  std::string identity;
+  WorkflowRegistry registry;
+  size_t max_cached_workflows = 1000;
+  int max_concurrent_workflow_tasks = 2;
+  std::chrono::milliseconds deadlock_timeout{2000};
+  std::chrono::milliseconds sticky_schedule_to_start_timeout{10000};
+  std::chrono::milliseconds poll_timeout{70000};
+  converter::DataConverter data_converter = converter::DataConverter::Default();
+};
+
+class WorkflowWorkerImpl;
+
+class WorkflowWorker {
+ public:
+  WorkflowWorker(std::shared_ptr<grpc::Channel> channel, WorkflowWorkerOptions options);
+  ~WorkflowWorker();
+  WorkflowWorker(const WorkflowWorker&) = delete;
+  WorkflowWorker& operator=(const WorkflowWorker&) = delete;
+
+  // Starts the poller threads. Throws std::logic_error if called twice.
+  void Start();
+  void Shutdown();
+  // The sticky queue name of this worker ("" when the cache is disabled).
+  const std::string& sticky_task_queue() const;
+
+ private:
+  std::unique_ptr<WorkflowWorkerImpl> impl_;
+};
+
+}  // namespace temporalio::workflow
+
+#endif  // TEMPORALIO_WORKFLOW_WORKER_H_
