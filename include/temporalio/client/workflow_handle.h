@@ -9,7 +9,8 @@
 //   - converter::DecodeError when a payload does not decode into the
 //     requested type.
 //
-// Async model: every operation X has XAsync returning a std::future that is
+// Async model: every operation X except FetchHistory (blocking only) has
+// XAsync returning a std::future that is
 // completed (value or one of the exceptions above, via set_exception) when
 // the RPC finishes. XAsync never blocks and no thread waits while its RPC is
 // in flight: the RPCs use gRPC's callback API, GetResultAsync re-issues its
