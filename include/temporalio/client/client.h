@@ -10,16 +10,25 @@
 // Arguments are converted with the client's DataConverter, one payload each.
 //
 // Thread safety: a Client is a cheap, copyable value (copies share one gRPC
-// channel); every method is thread-safe and blocking. Errors: RpcError (after
-// retries of UNAVAILABLE / RESOURCE_EXHAUSTED with exponential backoff),
+// channel); every method is thread-safe. Errors: RpcError (after retries of
+// UNAVAILABLE / RESOURCE_EXHAUSTED with exponential backoff),
 // WorkflowNotFoundError for NOT_FOUND, WorkflowAlreadyStartedError for an id
 // conflict, converter::EncodeError/DecodeError for payloads.
+//
+// Async: StartWorkflowAsync/SignalWithStartAsync here and the *Async methods
+// of WorkflowHandle return std::futures completed without blocking any thread
+// while the RPC is in flight; errors (including std::invalid_argument for bad
+// options) arrive through the future. Futures are completed on gRPC's callback
+// threads. See workflow_handle.h for the full contract. The other methods
+// (Connect, List/Count, async activity completion) are blocking.
 #ifndef TEMPORALIO_CLIENT_CLIENT_H_
 #define TEMPORALIO_CLIENT_CLIENT_H_
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -205,9 +214,20 @@ class Client {
   template <class R, class... Args>
   WorkflowHandle<R> StartWorkflow(std::string_view workflow_type, const WorkflowOptions& options,
                                   const Args&... args) const {
-    std::string run_id = StartWorkflowPayloads(workflow_type, options,
-                                               data_converter().ToPayloads(args...), nullptr);
-    return WorkflowHandle<R>(core_, options.id, run_id, "", run_id);
+    return StartWorkflowAsync<R>(workflow_type, options, args...).get();
+  }
+  // StartWorkflow without blocking; the arguments are converted before it returns.
+  template <class R, class... Args>
+  std::future<WorkflowHandle<R>> StartWorkflowAsync(std::string_view workflow_type,
+                                                    const WorkflowOptions& options,
+                                                    const Args&... args) const {
+    converter::Payloads payloads;
+    try {
+      payloads = data_converter().ToPayloads(args...);
+    } catch (...) {
+      return internal::FailedFuture<WorkflowHandle<R>>(std::current_exception());
+    }
+    return StartAsync<R>(workflow_type, options, std::move(payloads), std::nullopt, true);
   }
 
   // StartWorkflow + GetResult.
@@ -223,12 +243,25 @@ class Client {
                                     std::string_view signal_name,
                                     const std::tuple<SignalArgs...>& signal_args,
                                     const Args&... args) const {
-    converter::Payloads signal_payloads = std::apply(
-        [this](const auto&... a) { return data_converter().ToPayloads(a...); }, signal_args);
-    SignalSpec spec{signal_name, std::move(signal_payloads)};
-    std::string run_id =
-        StartWorkflowPayloads(workflow_type, options, data_converter().ToPayloads(args...), &spec);
-    return WorkflowHandle<R>(core_, options.id, run_id, "", "");
+    return SignalWithStartAsync<R>(workflow_type, options, signal_name, signal_args, args...).get();
+  }
+  template <class R, class... SignalArgs, class... Args>
+  std::future<WorkflowHandle<R>> SignalWithStartAsync(std::string_view workflow_type,
+                                                      const WorkflowOptions& options,
+                                                      std::string_view signal_name,
+                                                      const std::tuple<SignalArgs...>& signal_args,
+                                                      const Args&... args) const {
+    SignalSpec spec;
+    converter::Payloads payloads;
+    try {
+      spec.name = std::string(signal_name);
+      spec.args = std::apply([this](const auto&... a) { return data_converter().ToPayloads(a...); },
+                             signal_args);
+      payloads = data_converter().ToPayloads(args...);
+    } catch (...) {
+      return internal::FailedFuture<WorkflowHandle<R>>(std::current_exception());
+    }
+    return StartAsync<R>(workflow_type, options, std::move(payloads), std::move(spec), false);
   }
 
   // A handle on an existing workflow; run_id "" addresses the latest run.
@@ -257,13 +290,37 @@ class Client {
 
  private:
   struct SignalSpec {
-    std::string_view name;
+    std::string name;
     converter::Payloads args;
   };
   explicit Client(std::shared_ptr<internal::ClientCore> core) : core_(std::move(core)) {}
-  // Returns the run id; with `signal`, SignalWithStartWorkflowExecution.
-  std::string StartWorkflowPayloads(std::string_view workflow_type, const WorkflowOptions& options,
-                                    converter::Payloads args, const SignalSpec* signal) const;
+  // Calls `done` with the run id; with `signal`, SignalWithStartWorkflowExecution.
+  void StartWorkflowPayloadsAsync(std::string_view workflow_type, const WorkflowOptions& options,
+                                  converter::Payloads args, std::optional<SignalSpec> signal,
+                                  internal::AsyncCallback<std::string> done) const;
+  // A handle pinned to the started run (first_execution_run_id set when
+  // `pin_first_run`, as for StartWorkflow; SignalWithStart may hit an existing run).
+  template <class R>
+  std::future<WorkflowHandle<R>> StartAsync(std::string_view workflow_type,
+                                            const WorkflowOptions& options,
+                                            converter::Payloads args,
+                                            std::optional<SignalSpec> signal,
+                                            bool pin_first_run) const {
+    auto promise = std::make_shared<std::promise<WorkflowHandle<R>>>();
+    std::future<WorkflowHandle<R>> future = promise->get_future();
+    StartWorkflowPayloadsAsync(
+        workflow_type, options, std::move(args), std::move(signal),
+        [promise, core = core_, id = options.id, pin_first_run](std::exception_ptr error,
+                                                                std::string run_id) {
+          if (error) {
+            promise->set_exception(std::move(error));
+            return;
+          }
+          std::string first = pin_first_run ? run_id : std::string();
+          promise->set_value(WorkflowHandle<R>(core, id, std::move(run_id), "", std::move(first)));
+        });
+    return future;
+  }
 
   std::shared_ptr<internal::ClientCore> core_;
 };

@@ -3,16 +3,31 @@
 // (void: no result; converter::Payload: the raw payload).
 //
 // Handles are cheap value types; copies share the client's connection. All
-// methods are blocking, thread-safe, and throw:
+// methods are thread-safe. Errors:
 //   - WorkflowNotFoundError when the execution does not exist (gRPC NOT_FOUND),
 //   - RpcError for any other gRPC failure (after the client's retries),
 //   - converter::DecodeError when a payload does not decode into the
 //     requested type.
+//
+// Async model: every operation X except FetchHistory (blocking only) has
+// XAsync returning a std::future that is
+// completed (value or one of the exceptions above, via set_exception) when
+// the RPC finishes. XAsync never blocks and no thread waits while its RPC is
+// in flight: the RPCs use gRPC's callback API, GetResultAsync re-issues its
+// history long poll from the completion callback, and retry backoffs are
+// timers on one shared timer thread. Futures are completed on gRPC's callback
+// threads (payload codecs and converters for results run there too). In-flight
+// operations keep the client's connection alive, so the Client and handle
+// may be destroyed before their futures complete. The blocking X is XAsync().get()
+// (do not call blocking methods from codecs or other code running on gRPC's
+// callback threads).
 #ifndef TEMPORALIO_CLIENT_WORKFLOW_HANDLE_H_
 #define TEMPORALIO_CLIENT_WORKFLOW_HANDLE_H_
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -34,6 +49,18 @@ namespace temporalio::client {
 
 namespace internal {
 class ClientCore;
+
+// Completion of an untyped async operation: `error` is null on success.
+// Runs on a gRPC callback thread; must not block or throw.
+template <class T>
+using AsyncCallback = std::function<void(std::exception_ptr error, T value)>;
+
+template <class T>
+std::future<T> FailedFuture(std::exception_ptr error) {
+  std::promise<T> promise;
+  promise.set_exception(std::move(error));
+  return promise.get_future();
+}
 }  // namespace internal
 
 // Mirrors temporal.api.enums.v1.WorkflowExecutionStatus (same numeric values).
@@ -81,10 +108,13 @@ class WorkflowHandleBase {
   const std::string& first_execution_run_id() const noexcept { return first_execution_run_id_; }
 
   // Requests cancellation. Succeeds (no-op) if the workflow already closed.
-  void Cancel(const std::string& reason = "") const;
+  void Cancel(const std::string& reason = "") const { CancelAsync(reason).get(); }
+  std::future<void> CancelAsync(const std::string& reason = "") const;
   // Terminates the execution; NOT_FOUND (WorkflowNotFoundError) if it already closed.
-  void Terminate(const std::string& reason = "") const;
-  WorkflowExecutionDescription Describe() const;
+  void Terminate(const std::string& reason = "") const { TerminateAsync(reason).get(); }
+  std::future<void> TerminateAsync(const std::string& reason = "") const;
+  WorkflowExecutionDescription Describe() const { return DescribeAsync().get(); }
+  std::future<WorkflowExecutionDescription> DescribeAsync() const;
   // The complete event history of the run (all pages).
   temporal::api::history::v1::History FetchHistory() const;
 
@@ -92,15 +122,51 @@ class WorkflowHandleBase {
   WorkflowHandleBase(std::shared_ptr<internal::ClientCore> core, std::string id, std::string run_id,
                      std::string target_run_id, std::string first_execution_run_id);
 
-  // Waits for the run chain's close event. Returns the first result payload
-  // (decoded by the codecs), or nullopt when there is none; throws
-  // WorkflowFailedError for failed/canceled/terminated/timed-out executions.
-  std::optional<converter::Payload> GetResultPayload(bool follow_runs) const;
-  void SignalPayloads(std::string_view name, converter::Payloads args) const;
-  // Throws QueryRejectedError, WorkflowQueryFailedError.
-  std::optional<converter::Payload> QueryPayload(std::string_view name,
-                                                 converter::Payloads args) const;
+  // Long-polls for the run chain's close event, without blocking. `done`
+  // gets the first result payload (decoded by the codecs), or nullopt when
+  // there is none; or WorkflowFailedError for failed/canceled/terminated/
+  // timed-out executions.
+  void GetResultPayloadAsync(bool follow_runs,
+                             internal::AsyncCallback<std::optional<converter::Payload>> done) const;
+  std::future<void> SignalPayloadsAsync(std::string_view name, converter::Payloads args) const;
+  // Errors: QueryRejectedError, WorkflowQueryFailedError.
+  void QueryPayloadAsync(std::string_view name, converter::Payloads args,
+                         internal::AsyncCallback<std::optional<converter::Payload>> done) const;
   const converter::DataConverter& data_converter() const;
+
+  // Decodes a result/query payload into T (nullopt = the null payload).
+  template <class T>
+  static T DecodeAs(const converter::DataConverter& dc,
+                    const std::optional<converter::Payload>& payload) {
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else {
+      return dc.template FromPayload<T>(payload.has_value() ? *payload
+                                                            : converter::detail::NullPayload());
+    }
+  }
+
+  // A callback completing `promise` with the payload decoded as T.
+  template <class T>
+  internal::AsyncCallback<std::optional<converter::Payload>> DecodeInto(
+      std::shared_ptr<std::promise<T>> promise) const {
+    return [promise, self = *this](std::exception_ptr error,
+                                   std::optional<converter::Payload> payload) {
+      if (error) {
+        promise->set_exception(std::move(error));
+        return;
+      }
+      try {
+        if constexpr (std::is_void_v<T>) {
+          promise->set_value();
+        } else {
+          promise->set_value(DecodeAs<T>(self.data_converter(), payload));
+        }
+      } catch (...) {
+        promise->set_exception(std::current_exception());
+      }
+    };
+  }
 
   std::shared_ptr<internal::ClientCore> core_;
   std::string id_;
@@ -115,44 +181,53 @@ class WorkflowHandle : public WorkflowHandleBase {
  public:
   using ResultType = R;
 
-  // Blocks until the workflow closes, following continue-as-new and retries
-  // (follow_runs), and returns its result. Throws WorkflowFailedError whose
-  // cause() is an ApplicationError, CanceledError, TerminatedError or
+  // Waits until the workflow closes, following continue-as-new and retries
+  // (follow_runs), and returns its result. Fails with WorkflowFailedError
+  // whose cause() is an ApplicationError, CanceledError, TerminatedError or
   // TimeoutError.
-  R GetResult(bool follow_runs = true) const {
-    std::optional<converter::Payload> payload = GetResultPayload(follow_runs);
-    if constexpr (std::is_void_v<R>) {
-      return;
-    } else if (payload.has_value()) {
-      return data_converter().template FromPayload<R>(*payload);
-    } else {
-      return data_converter().template FromPayload<R>(converter::detail::NullPayload());
-    }
-  }
-  // GetResult on a new thread.
+  R GetResult(bool follow_runs = true) const { return GetResultAsync(follow_runs).get(); }
+  // GetResult without blocking: one history long poll at a time, each issued
+  // from the previous one's completion callback; no thread is parked.
   std::future<R> GetResultAsync(bool follow_runs = true) const {
-    WorkflowHandle copy = *this;
-    return std::async(std::launch::async,
-                      [copy, follow_runs]() -> R { return copy.GetResult(follow_runs); });
+    auto promise = std::make_shared<std::promise<R>>();
+    std::future<R> future = promise->get_future();
+    GetResultPayloadAsync(follow_runs, DecodeInto<R>(promise));
+    return future;
   }
 
   // Sends a signal; one payload per argument.
   template <class... Args>
   void Signal(std::string_view signal_name, const Args&... args) const {
-    SignalPayloads(signal_name, data_converter().ToPayloads(args...));
+    SignalAsync(signal_name, args...).get();
+  }
+  template <class... Args>
+  std::future<void> SignalAsync(std::string_view signal_name, const Args&... args) const {
+    converter::Payloads payloads;
+    try {
+      payloads = data_converter().ToPayloads(args...);
+    } catch (...) {
+      return internal::FailedFuture<void>(std::current_exception());
+    }
+    return SignalPayloadsAsync(signal_name, std::move(payloads));
   }
 
   // Runs a query and decodes its answer into T.
   template <class T, class... Args>
   T Query(std::string_view query_name, const Args&... args) const {
-    std::optional<converter::Payload> payload =
-        QueryPayload(query_name, data_converter().ToPayloads(args...));
-    if constexpr (std::is_void_v<T>) {
-      return;
-    } else {
-      return data_converter().template FromPayload<T>(
-          payload.has_value() ? *payload : converter::detail::NullPayload());
+    return QueryAsync<T>(query_name, args...).get();
+  }
+  template <class T, class... Args>
+  std::future<T> QueryAsync(std::string_view query_name, const Args&... args) const {
+    converter::Payloads payloads;
+    try {
+      payloads = data_converter().ToPayloads(args...);
+    } catch (...) {
+      return internal::FailedFuture<T>(std::current_exception());
     }
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> future = promise->get_future();
+    QueryPayloadAsync(query_name, std::move(payloads), DecodeInto<T>(promise));
+    return future;
   }
 
   // For the client (and SDK extensions); use Client::GetWorkflowHandle.

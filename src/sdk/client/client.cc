@@ -28,6 +28,24 @@ ClientCore::ClientCore(ClientOptions options, std::shared_ptr<grpc::Channel> cha
       channel_(std::move(channel)),
       stub_(wsv1::WorkflowService::NewStub(channel_)) {}
 
+namespace {
+thread_local bool tls_callback_thread = false;
+}  // namespace
+
+void MarkCallbackThread() noexcept { tls_callback_thread = true; }
+
+std::shared_ptr<ClientCore> MakeClientCore(ClientOptions options,
+                                           std::shared_ptr<grpc::Channel> channel) {
+  return std::shared_ptr<ClientCore>(
+      new ClientCore(std::move(options), std::move(channel)), [](ClientCore* core) {
+        if (!tls_callback_thread) {
+          delete core;
+          return;
+        }
+        TimerQueue::Shared().Schedule(std::chrono::steady_clock::now(), [core] { delete core; });
+      });
+}
+
 void ClientCore::PrepareContext(grpc::ClientContext* context,
                                 std::chrono::milliseconds timeout) const {
   context->set_deadline(std::chrono::system_clock::now() + timeout);
@@ -47,6 +65,15 @@ void ThrowRpcError(const grpc::Status& status, std::string_view what,
     throw WorkflowNotFoundError(message, workflow_id, run_id, status.error_details());
   }
   throw RpcError(status.error_code(), message, status.error_details());
+}
+
+std::exception_ptr RpcErrorPtr(const grpc::Status& status, std::string_view what,
+                               const std::string& workflow_id, const std::string& run_id) {
+  try {
+    ThrowRpcError(status, what, workflow_id, run_id);
+  } catch (...) {
+    return std::current_exception();
+  }
 }
 
 std::string NewUuid() { return common::NewUuid(); }
@@ -82,7 +109,7 @@ Client Client::Connect(ClientOptions options) {
     credentials = grpc::InsecureChannelCredentials();
   }
   auto channel = grpc::CreateCustomChannel(options.target_host, credentials, args);
-  auto core = std::make_shared<ClientCore>(std::move(options), std::move(channel));
+  auto core = internal::MakeClientCore(std::move(options), std::move(channel));
 
   internal::wsv1::GetSystemInfoRequest request;
   internal::wsv1::GetSystemInfoResponse response;
@@ -210,28 +237,50 @@ void FillStart(const ClientCore& core, std::string_view workflow_type,
 
 }  // namespace
 
-std::string Client::StartWorkflowPayloads(std::string_view workflow_type,
-                                          const WorkflowOptions& options, converter::Payloads args,
-                                          const SignalSpec* signal) const {
-  if (signal == nullptr) {
-    internal::wsv1::StartWorkflowExecutionRequest request;
+void Client::StartWorkflowPayloadsAsync(std::string_view workflow_type,
+                                        const WorkflowOptions& options, converter::Payloads args,
+                                        std::optional<SignalSpec> signal,
+                                        internal::AsyncCallback<std::string> done) const {
+  auto on_done = [done, workflow_type = std::string(workflow_type), options](
+                     const grpc::Status& status, const std::string& run_id) {
+    if (status.ok()) {
+      done(nullptr, run_id);
+      return;
+    }
+    try {
+      ThrowStartError(status, workflow_type, options);
+    } catch (...) {
+      done(std::current_exception(), "");
+    }
+  };
+  try {
+    if (!signal) {
+      internal::wsv1::StartWorkflowExecutionRequest request;
+      FillStart(*core_, workflow_type, options, std::move(args), &request);
+      core_->CallAsync<internal::wsv1::StartWorkflowExecutionRequest,
+                       internal::wsv1::StartWorkflowExecutionResponse>(
+          &internal::AsyncStub::StartWorkflowExecution, std::move(request),
+          [on_done](const grpc::Status& status,
+                    internal::wsv1::StartWorkflowExecutionResponse& response) {
+            on_done(status, response.run_id());
+          });
+      return;
+    }
+    internal::wsv1::SignalWithStartWorkflowExecutionRequest request;
     FillStart(*core_, workflow_type, options, std::move(args), &request);
-    internal::wsv1::StartWorkflowExecutionResponse response;
-    grpc::Status status = core_->Call(&internal::Stub::StartWorkflowExecution, request, &response);
-    if (!status.ok()) ThrowStartError(status, workflow_type, options);
-    return response.run_id();
+    request.set_signal_name(signal->name);
+    data_converter().Encode(&signal->args);
+    if (signal->args.payloads_size() > 0) *request.mutable_signal_input() = std::move(signal->args);
+    core_->CallAsync<internal::wsv1::SignalWithStartWorkflowExecutionRequest,
+                     internal::wsv1::SignalWithStartWorkflowExecutionResponse>(
+        &internal::AsyncStub::SignalWithStartWorkflowExecution, std::move(request),
+        [on_done](const grpc::Status& status,
+                  internal::wsv1::SignalWithStartWorkflowExecutionResponse& response) {
+          on_done(status, response.run_id());
+        });
+  } catch (...) {
+    done(std::current_exception(), "");
   }
-  internal::wsv1::SignalWithStartWorkflowExecutionRequest request;
-  FillStart(*core_, workflow_type, options, std::move(args), &request);
-  request.set_signal_name(std::string(signal->name));
-  converter::Payloads signal_args = signal->args;
-  data_converter().Encode(&signal_args);
-  if (signal_args.payloads_size() > 0) *request.mutable_signal_input() = std::move(signal_args);
-  internal::wsv1::SignalWithStartWorkflowExecutionResponse response;
-  grpc::Status status =
-      core_->Call(&internal::Stub::SignalWithStartWorkflowExecution, request, &response);
-  if (!status.ok()) ThrowStartError(status, workflow_type, options);
-  return response.run_id();
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +14,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "sdk/client/timer_queue.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 #include "temporalio/client/client.h"
 
@@ -19,6 +22,15 @@ namespace temporalio::client::internal {
 
 namespace wsv1 = temporal::api::workflowservice::v1;
 using Stub = wsv1::WorkflowService::Stub;
+// The stub's callback-API face (stub.async()).
+using AsyncStub = class wsv1::WorkflowService::Stub::async;
+// A callback-API unary method, e.g. &AsyncStub::StartWorkflowExecution.
+template <class Req, class Resp>
+using AsyncMethod = void (AsyncStub::*)(grpc::ClientContext*, const Req*, Resp*,
+                                        std::function<void(grpc::Status)>);
+// Receives an async call's final status and its response (valid during the call).
+template <class Resp>
+using AsyncDone = std::function<void(const grpc::Status&, Resp&)>;
 
 inline constexpr std::chrono::milliseconds kLongPollTimeout{70000};
 
@@ -31,7 +43,9 @@ struct CallOptions {
 };
 
 // Thread-safe: immutable after construction (gRPC stubs are thread-safe).
-class ClientCore {
+// Always owned by a shared_ptr from MakeClientCore (async calls keep it alive
+// while in flight).
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
   ClientCore(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
 
@@ -78,6 +92,16 @@ class ClientCore {
     }
   }
 
+  // Call without blocking: issues the RPC on gRPC's callback API and returns
+  // at once. Retries of UNAVAILABLE / RESOURCE_EXHAUSTED are scheduled on the
+  // shared TimerQueue (no thread waits for the backoff). `done` runs exactly
+  // once, with the final status, on a gRPC callback thread (or the timer
+  // thread); it must not block and must not throw. The call state (context,
+  // request, response) and this core stay alive until `done` has returned.
+  template <class Req, class Resp>
+  void CallAsync(AsyncMethod<Req, Resp> method, Req request, AsyncDone<Resp> done,
+                 const CallOptions& call = {}) const;
+
   // Call, throwing on failure (see ThrowRpcError).
   template <class Req, class Resp>
   void CallOrThrow(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
@@ -94,11 +118,103 @@ class ClientCore {
   std::unique_ptr<Stub> stub_;
 };
 
+// Marks the calling thread as one that runs gRPC completion callbacks (for
+// the rest of its life; such threads run nothing else).
+void MarkCallbackThread() noexcept;
+
+// A ClientCore whose last owner may safely be an async call's callback: the
+// deleter destroys it (and so the channel) on the TimerQueue thread when
+// called on a gRPC callback thread. Destroying a channel there would release
+// gRPC's shared callback completion queue from one of its own threads.
+std::shared_ptr<ClientCore> MakeClientCore(ClientOptions options,
+                                           std::shared_ptr<grpc::Channel> channel);
+
 // Throws WorkflowNotFoundError for NOT_FOUND, RpcError otherwise; the message
 // starts with `what`.
 [[noreturn]] void ThrowRpcError(const grpc::Status& status, std::string_view what,
                                 const std::string& workflow_id = "",
                                 const std::string& run_id = "");
+
+// The heap-allocated state of one CallAsync: owns everything gRPC reads or
+// writes until the completion callback, and keeps the core alive.
+template <class Req, class Resp>
+class AsyncCall : public std::enable_shared_from_this<AsyncCall<Req, Resp>> {
+ public:
+  AsyncCall(std::shared_ptr<const ClientCore> core, AsyncMethod<Req, Resp> method, Req request,
+            AsyncDone<Resp> done, const CallOptions& call)
+      : core_(std::move(core)),
+        method_(method),
+        request_(std::move(request)),
+        done_(std::move(done)),
+        call_(call),
+        delay_(core_->options().retry.initial_interval) {}
+
+  // Issues the next attempt.
+  void Start() {
+    ++attempt_;
+    std::chrono::milliseconds timeout =
+        call_.timeout.count() > 0 ? call_.timeout : core_->options().rpc_timeout;
+    if (call_.overall_deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *call_.overall_deadline - std::chrono::steady_clock::now());
+      timeout = std::max(std::chrono::milliseconds(1), std::min(timeout, left));
+    }
+    context_ = std::make_unique<grpc::ClientContext>();
+    core_->PrepareContext(context_.get(), timeout);
+    response_.Clear();
+    (core_->stub().async()->*method_)(context_.get(), &request_, &response_,
+                                      [self = this->shared_from_this()](grpc::Status status) {
+                                        MarkCallbackThread();
+                                        self->OnDone(status);
+                                      });
+  }
+
+ private:
+  void OnDone(const grpc::Status& status) {
+    if (!status.ok() && call_.retry && ClientCore::IsRetryable(status.error_code()) &&
+        RetryAllowed()) {
+      auto when = std::chrono::steady_clock::now() + delay_;
+      delay_ =
+          std::min(core_->options().retry.max_interval,
+                   std::chrono::milliseconds(static_cast<int64_t>(
+                       static_cast<double>(delay_.count()) * core_->options().retry.multiplier)));
+      TimerQueue::Shared().Schedule(when, [self = this->shared_from_this()] { self->Start(); });
+      return;
+    }
+    try {
+      done_(status, response_);
+    } catch (...) {
+      std::terminate();  // `done` must not throw (see CallAsync).
+    }
+  }
+
+  bool RetryAllowed() const {
+    if (!call_.overall_deadline) return attempt_ < core_->options().retry.max_attempts;
+    return std::chrono::steady_clock::now() + delay_ < *call_.overall_deadline;
+  }
+
+  std::shared_ptr<const ClientCore> core_;
+  AsyncMethod<Req, Resp> method_;
+  Req request_;
+  Resp response_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  AsyncDone<Resp> done_;
+  CallOptions call_;
+  int attempt_ = 0;
+  std::chrono::milliseconds delay_;
+};
+
+template <class Req, class Resp>
+void ClientCore::CallAsync(AsyncMethod<Req, Resp> method, Req request, AsyncDone<Resp> done,
+                           const CallOptions& call) const {
+  auto state = std::make_shared<AsyncCall<Req, Resp>>(shared_from_this(), method,
+                                                      std::move(request), std::move(done), call);
+  state->Start();
+}
+
+// Runs ThrowRpcError and returns what it threw, for completing a future.
+std::exception_ptr RpcErrorPtr(const grpc::Status& status, std::string_view what,
+                               const std::string& workflow_id = "", const std::string& run_id = "");
 
 template <class Req, class Resp>
 void ClientCore::CallOrThrow(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),

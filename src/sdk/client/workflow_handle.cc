@@ -1,5 +1,8 @@
 #include "temporalio/client/workflow_handle.h"
 
+#include <future>
+#include <memory>
+
 #include "google/rpc/status.pb.h"
 #include "sdk/client/client_core.h"
 #include "sdk/client/proto_util.h"
@@ -8,6 +11,7 @@
 namespace temporalio::client {
 
 namespace enums = temporal::api::enums::v1;
+using internal::AsyncStub;
 using internal::CallOptions;
 using internal::Stub;
 namespace wsv1 = internal::wsv1;
@@ -36,118 +40,159 @@ std::exception_ptr DecodeFailure(const converter::DataConverter& dc,
 
 }  // namespace
 
-std::optional<converter::Payload> WorkflowHandleBase::GetResultPayload(bool follow_runs) const {
-  const converter::DataConverter& dc = data_converter();
-  std::string run_id = run_id_;
-  std::string page_token;
-  for (;;) {
-    wsv1::GetWorkflowExecutionHistoryRequest request;
-    request.set_namespace_(core_->namespace_());
-    request.mutable_execution()->set_workflow_id(id_);
-    request.mutable_execution()->set_run_id(run_id);
-    request.set_wait_new_event(true);
-    request.set_history_event_filter_type(enums::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT);
-    request.set_skip_archival(true);
-    request.set_next_page_token(page_token);
-    wsv1::GetWorkflowExecutionHistoryResponse response;
-    CallOptions call;
-    call.timeout = internal::kLongPollTimeout;
-    grpc::Status status = core_->Call(&Stub::GetWorkflowExecutionHistory, request, &response, call);
-    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) continue;  // long poll
-    if (!status.ok()) internal::ThrowRpcError(status, "get workflow result " + id_, id_, run_id);
-    if (response.history().events_size() == 0) {
-      page_token = response.next_page_token();
-      continue;
+namespace {
+
+// Interprets a close event. Returns the run to follow next in `next_run_id`
+// (continue-as-new, retry, cron), else the result payload; throws
+// WorkflowFailedError & co.
+std::optional<converter::Payload> HandleCloseEvent(
+    const converter::DataConverter& dc, const temporal::api::history::v1::HistoryEvent& event,
+    bool follow_runs, std::string* next_run_id) {
+  switch (event.event_type()) {
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
+      const auto& attrs = event.workflow_execution_completed_event_attributes();
+      if (follow_runs && !attrs.new_execution_run_id().empty()) {
+        *next_run_id = attrs.new_execution_run_id();
+        return std::nullopt;
+      }
+      if (attrs.result().payloads_size() == 0) return std::nullopt;
+      converter::Payload payload = attrs.result().payloads(0);
+      dc.Decode(&payload);
+      return payload;
     }
-    const auto& event = response.history().events(response.history().events_size() - 1);
-    page_token.clear();
-    switch (event.event_type()) {
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
-        const auto& attrs = event.workflow_execution_completed_event_attributes();
-        if (follow_runs && !attrs.new_execution_run_id().empty()) {
-          run_id = attrs.new_execution_run_id();
-          continue;
-        }
-        if (attrs.result().payloads_size() == 0) return std::nullopt;
-        converter::Payload payload = attrs.result().payloads(0);
-        dc.Decode(&payload);
-        return payload;
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: {
+      const auto& attrs = event.workflow_execution_failed_event_attributes();
+      if (follow_runs && !attrs.new_execution_run_id().empty()) {
+        *next_run_id = attrs.new_execution_run_id();
+        return std::nullopt;
       }
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: {
-        const auto& attrs = event.workflow_execution_failed_event_attributes();
-        if (follow_runs && !attrs.new_execution_run_id().empty()) {
-          run_id = attrs.new_execution_run_id();
-          continue;
-        }
-        throw WorkflowFailedError(DecodeFailure(dc, attrs.failure()));
-      }
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: {
-        converter::Payloads details =
-            event.workflow_execution_canceled_event_attributes().details();
-        dc.Decode(&details);
-        throw WorkflowFailedError(
-            std::make_exception_ptr(CanceledError("Workflow execution cancelled", details)));
-      }
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
-        const auto& attrs = event.workflow_execution_terminated_event_attributes();
-        throw WorkflowFailedError(std::make_exception_ptr(TerminatedError(
-            attrs.reason().empty() ? "Workflow execution terminated" : attrs.reason())));
-      }
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: {
-        const auto& attrs = event.workflow_execution_timed_out_event_attributes();
-        if (follow_runs && !attrs.new_execution_run_id().empty()) {
-          run_id = attrs.new_execution_run_id();
-          continue;
-        }
-        throw WorkflowFailedError(std::make_exception_ptr(
-            TimeoutError("Workflow execution timed out", TimeoutType::kStartToClose)));
-      }
-      case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: {
-        const auto& attrs = event.workflow_execution_continued_as_new_event_attributes();
-        if (!follow_runs || attrs.new_execution_run_id().empty()) {
-          throw TemporalError("Workflow execution continued as new (run " +
-                              attrs.new_execution_run_id() + ")");
-        }
-        run_id = attrs.new_execution_run_id();
-        continue;
-      }
-      default:
-        throw TemporalError("unexpected close event type " +
-                            enums::EventType_Name(event.event_type()));
+      throw WorkflowFailedError(DecodeFailure(dc, attrs.failure()));
     }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: {
+      converter::Payloads details = event.workflow_execution_canceled_event_attributes().details();
+      dc.Decode(&details);
+      throw WorkflowFailedError(
+          std::make_exception_ptr(CanceledError("Workflow execution cancelled", details)));
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
+      const auto& attrs = event.workflow_execution_terminated_event_attributes();
+      throw WorkflowFailedError(std::make_exception_ptr(TerminatedError(
+          attrs.reason().empty() ? "Workflow execution terminated" : attrs.reason())));
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: {
+      const auto& attrs = event.workflow_execution_timed_out_event_attributes();
+      if (follow_runs && !attrs.new_execution_run_id().empty()) {
+        *next_run_id = attrs.new_execution_run_id();
+        return std::nullopt;
+      }
+      throw WorkflowFailedError(std::make_exception_ptr(
+          TimeoutError("Workflow execution timed out", TimeoutType::kStartToClose)));
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: {
+      const auto& attrs = event.workflow_execution_continued_as_new_event_attributes();
+      if (!follow_runs || attrs.new_execution_run_id().empty()) {
+        throw TemporalError("Workflow execution continued as new (run " +
+                            attrs.new_execution_run_id() + ")");
+      }
+      *next_run_id = attrs.new_execution_run_id();
+      return std::nullopt;
+    }
+    default:
+      throw TemporalError("unexpected close event type " +
+                          enums::EventType_Name(event.event_type()));
   }
 }
 
-void WorkflowHandleBase::SignalPayloads(std::string_view name, converter::Payloads args) const {
-  data_converter().Encode(&args);
-  wsv1::SignalWorkflowExecutionRequest request;
-  request.set_namespace_(core_->namespace_());
-  request.mutable_workflow_execution()->set_workflow_id(id_);
-  request.mutable_workflow_execution()->set_run_id(target_run_id_);
-  request.set_signal_name(std::string(name));
-  if (args.payloads_size() > 0) *request.mutable_input() = std::move(args);
-  request.set_identity(core_->identity());
-  request.set_request_id(internal::NewUuid());
-  wsv1::SignalWorkflowExecutionResponse response;
-  grpc::Status status = core_->Call(&Stub::SignalWorkflowExecution, request, &response);
-  if (!status.ok()) internal::ThrowRpcError(status, "signal workflow " + id_, id_, target_run_id_);
+// The state of one GetResultPayloadAsync: a chain of history long polls, each
+// issued from the previous one's completion callback.
+class ResultPoll : public std::enable_shared_from_this<ResultPoll> {
+ public:
+  ResultPoll(std::shared_ptr<internal::ClientCore> core, std::string workflow_id,
+             std::string run_id, bool follow_runs,
+             internal::AsyncCallback<std::optional<converter::Payload>> done)
+      : core_(std::move(core)),
+        workflow_id_(std::move(workflow_id)),
+        run_id_(std::move(run_id)),
+        follow_runs_(follow_runs),
+        done_(std::move(done)) {}
+
+  void Poll() {
+    wsv1::GetWorkflowExecutionHistoryRequest request;
+    request.set_namespace_(core_->namespace_());
+    request.mutable_execution()->set_workflow_id(workflow_id_);
+    request.mutable_execution()->set_run_id(run_id_);
+    request.set_wait_new_event(true);
+    request.set_history_event_filter_type(enums::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT);
+    request.set_skip_archival(true);
+    request.set_next_page_token(page_token_);
+    CallOptions call;
+    call.timeout = internal::kLongPollTimeout;
+    core_->CallAsync<wsv1::GetWorkflowExecutionHistoryRequest,
+                     wsv1::GetWorkflowExecutionHistoryResponse>(
+        &AsyncStub::GetWorkflowExecutionHistory, std::move(request),
+        [self = shared_from_this()](const grpc::Status& status,
+                                    wsv1::GetWorkflowExecutionHistoryResponse& response) {
+          self->OnResponse(status, response);
+        },
+        call);
+  }
+
+ private:
+  void OnResponse(const grpc::Status& status,
+                  const wsv1::GetWorkflowExecutionHistoryResponse& response) {
+    std::optional<converter::Payload> result;
+    try {
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {  // long poll expired
+        Poll();
+        return;
+      }
+      if (!status.ok()) {
+        internal::ThrowRpcError(status, "get workflow result " + workflow_id_, workflow_id_,
+                                run_id_);
+      }
+      if (response.history().events_size() == 0) {
+        page_token_ = response.next_page_token();
+        Poll();
+        return;
+      }
+      const auto& event = response.history().events(response.history().events_size() - 1);
+      page_token_.clear();
+      std::string next_run_id;
+      result = HandleCloseEvent(core_->data_converter(), event, follow_runs_, &next_run_id);
+      if (!next_run_id.empty()) {
+        run_id_ = std::move(next_run_id);
+        Poll();
+        return;
+      }
+    } catch (...) {
+      done_(std::current_exception(), std::nullopt);
+      return;
+    }
+    done_(nullptr, std::move(result));
+  }
+
+  std::shared_ptr<internal::ClientCore> core_;
+  std::string workflow_id_;
+  std::string run_id_;
+  std::string page_token_;
+  bool follow_runs_;
+  internal::AsyncCallback<std::optional<converter::Payload>> done_;
+};
+
+// Completes `promise` from a unary call's status.
+void CompleteVoid(std::promise<void>& promise, const grpc::Status& status, std::string_view what,
+                  const std::string& workflow_id, const std::string& run_id) {
+  if (status.ok()) {
+    promise.set_value();
+  } else {
+    promise.set_exception(internal::RpcErrorPtr(status, what, workflow_id, run_id));
+  }
 }
 
-std::optional<converter::Payload> WorkflowHandleBase::QueryPayload(std::string_view name,
-                                                                   converter::Payloads args) const {
-  const converter::DataConverter& dc = data_converter();
-  dc.Encode(&args);
-  wsv1::QueryWorkflowRequest request;
-  request.set_namespace_(core_->namespace_());
-  request.mutable_execution()->set_workflow_id(id_);
-  request.mutable_execution()->set_run_id(target_run_id_);
-  request.mutable_query()->set_query_type(std::string(name));
-  if (args.payloads_size() > 0) *request.mutable_query()->mutable_query_args() = std::move(args);
-  wsv1::QueryWorkflowResponse response;
-  CallOptions call;
-  call.timeout = std::max(core_->options().rpc_timeout, std::chrono::milliseconds(60000));
-  grpc::Status status = core_->Call(&Stub::QueryWorkflow, request, &response, call);
-  if (!status.ok()) {
+// The typed error for a failed QueryWorkflow.
+std::exception_ptr QueryError(const converter::DataConverter& dc, const grpc::Status& status,
+                              const std::string& workflow_id, const std::string& run_id) {
+  try {
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       google::rpc::Status rpc_status;
       if (rpc_status.ParseFromString(status.error_details())) {
@@ -156,23 +201,100 @@ std::optional<converter::Payload> WorkflowHandleBase::QueryPayload(std::string_v
           if (detail.UnpackTo(&failed)) {
             std::exception_ptr cause;
             if (failed.has_failure()) cause = DecodeFailure(dc, failed.failure());
-            throw WorkflowQueryFailedError(status.error_message(), cause);
+            return std::make_exception_ptr(WorkflowQueryFailedError(status.error_message(), cause));
           }
         }
       }
     }
-    internal::ThrowRpcError(status, "query workflow " + id_, id_, target_run_id_);
+    return internal::RpcErrorPtr(status, "query workflow " + workflow_id, workflow_id, run_id);
+  } catch (...) {
+    return std::current_exception();
   }
-  if (response.has_query_rejected()) {
-    throw QueryRejectedError(static_cast<int>(response.query_rejected().status()));
-  }
-  if (response.query_result().payloads_size() == 0) return std::nullopt;
-  converter::Payload payload = response.query_result().payloads(0);
-  dc.Decode(&payload);
-  return payload;
 }
 
-void WorkflowHandleBase::Cancel(const std::string& reason) const {
+}  // namespace
+
+void WorkflowHandleBase::GetResultPayloadAsync(
+    bool follow_runs, internal::AsyncCallback<std::optional<converter::Payload>> done) const {
+  auto poll = std::make_shared<ResultPoll>(core_, id_, run_id_, follow_runs, std::move(done));
+  poll->Poll();
+}
+
+std::future<void> WorkflowHandleBase::SignalPayloadsAsync(std::string_view name,
+                                                          converter::Payloads args) const {
+  wsv1::SignalWorkflowExecutionRequest request;
+  try {
+    data_converter().Encode(&args);
+  } catch (...) {
+    return internal::FailedFuture<void>(std::current_exception());
+  }
+  request.set_namespace_(core_->namespace_());
+  request.mutable_workflow_execution()->set_workflow_id(id_);
+  request.mutable_workflow_execution()->set_run_id(target_run_id_);
+  request.set_signal_name(std::string(name));
+  if (args.payloads_size() > 0) *request.mutable_input() = std::move(args);
+  request.set_identity(core_->identity());
+  request.set_request_id(internal::NewUuid());
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> future = promise->get_future();
+  core_->CallAsync<wsv1::SignalWorkflowExecutionRequest, wsv1::SignalWorkflowExecutionResponse>(
+      &AsyncStub::SignalWorkflowExecution, std::move(request),
+      [promise, id = id_, run_id = target_run_id_](const grpc::Status& status,
+                                                   wsv1::SignalWorkflowExecutionResponse&) {
+        CompleteVoid(*promise, status, "signal workflow " + id, id, run_id);
+      });
+  return future;
+}
+
+void WorkflowHandleBase::QueryPayloadAsync(
+    std::string_view name, converter::Payloads args,
+    internal::AsyncCallback<std::optional<converter::Payload>> done) const {
+  wsv1::QueryWorkflowRequest request;
+  try {
+    data_converter().Encode(&args);
+  } catch (...) {
+    done(std::current_exception(), std::nullopt);
+    return;
+  }
+  request.set_namespace_(core_->namespace_());
+  request.mutable_execution()->set_workflow_id(id_);
+  request.mutable_execution()->set_run_id(target_run_id_);
+  request.mutable_query()->set_query_type(std::string(name));
+  if (args.payloads_size() > 0) *request.mutable_query()->mutable_query_args() = std::move(args);
+  CallOptions call;
+  call.timeout = std::max(core_->options().rpc_timeout, std::chrono::milliseconds(60000));
+  core_->CallAsync<wsv1::QueryWorkflowRequest, wsv1::QueryWorkflowResponse>(
+      &AsyncStub::QueryWorkflow, std::move(request),
+      [core = core_, id = id_, run_id = target_run_id_, done = std::move(done)](
+          const grpc::Status& status, wsv1::QueryWorkflowResponse& response) {
+        const converter::DataConverter& dc = core->data_converter();
+        if (!status.ok()) {
+          done(QueryError(dc, status, id, run_id), std::nullopt);
+          return;
+        }
+        if (response.has_query_rejected()) {
+          done(std::make_exception_ptr(
+                   QueryRejectedError(static_cast<int>(response.query_rejected().status()))),
+               std::nullopt);
+          return;
+        }
+        if (response.query_result().payloads_size() == 0) {
+          done(nullptr, std::nullopt);
+          return;
+        }
+        converter::Payload payload = response.query_result().payloads(0);
+        try {
+          dc.Decode(&payload);
+        } catch (...) {
+          done(std::current_exception(), std::nullopt);
+          return;
+        }
+        done(nullptr, std::move(payload));
+      },
+      call);
+}
+
+std::future<void> WorkflowHandleBase::CancelAsync(const std::string& reason) const {
   wsv1::RequestCancelWorkflowExecutionRequest request;
   request.set_namespace_(core_->namespace_());
   request.mutable_workflow_execution()->set_workflow_id(id_);
@@ -181,12 +303,19 @@ void WorkflowHandleBase::Cancel(const std::string& reason) const {
   request.set_request_id(internal::NewUuid());
   request.set_first_execution_run_id(first_execution_run_id_);
   request.set_reason(reason);
-  wsv1::RequestCancelWorkflowExecutionResponse response;
-  grpc::Status status = core_->Call(&Stub::RequestCancelWorkflowExecution, request, &response);
-  if (!status.ok()) internal::ThrowRpcError(status, "cancel workflow " + id_, id_, target_run_id_);
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> future = promise->get_future();
+  core_->CallAsync<wsv1::RequestCancelWorkflowExecutionRequest,
+                   wsv1::RequestCancelWorkflowExecutionResponse>(
+      &AsyncStub::RequestCancelWorkflowExecution, std::move(request),
+      [promise, id = id_, run_id = target_run_id_](const grpc::Status& status,
+                                                   wsv1::RequestCancelWorkflowExecutionResponse&) {
+        CompleteVoid(*promise, status, "cancel workflow " + id, id, run_id);
+      });
+  return future;
 }
 
-void WorkflowHandleBase::Terminate(const std::string& reason) const {
+std::future<void> WorkflowHandleBase::TerminateAsync(const std::string& reason) const {
   wsv1::TerminateWorkflowExecutionRequest request;
   request.set_namespace_(core_->namespace_());
   request.mutable_workflow_execution()->set_workflow_id(id_);
@@ -194,27 +323,46 @@ void WorkflowHandleBase::Terminate(const std::string& reason) const {
   request.set_reason(reason);
   request.set_identity(core_->identity());
   request.set_first_execution_run_id(first_execution_run_id_);
-  wsv1::TerminateWorkflowExecutionResponse response;
-  grpc::Status status = core_->Call(&Stub::TerminateWorkflowExecution, request, &response);
-  if (!status.ok()) {
-    internal::ThrowRpcError(status, "terminate workflow " + id_, id_, target_run_id_);
-  }
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> future = promise->get_future();
+  core_->CallAsync<wsv1::TerminateWorkflowExecutionRequest,
+                   wsv1::TerminateWorkflowExecutionResponse>(
+      &AsyncStub::TerminateWorkflowExecution, std::move(request),
+      [promise, id = id_, run_id = target_run_id_](const grpc::Status& status,
+                                                   wsv1::TerminateWorkflowExecutionResponse&) {
+        CompleteVoid(*promise, status, "terminate workflow " + id, id, run_id);
+      });
+  return future;
 }
 
-WorkflowExecutionDescription WorkflowHandleBase::Describe() const {
+std::future<WorkflowExecutionDescription> WorkflowHandleBase::DescribeAsync() const {
   wsv1::DescribeWorkflowExecutionRequest request;
   request.set_namespace_(core_->namespace_());
   request.mutable_execution()->set_workflow_id(id_);
   request.mutable_execution()->set_run_id(target_run_id_);
-  auto response = std::make_shared<wsv1::DescribeWorkflowExecutionResponse>();
-  grpc::Status status = core_->Call(&Stub::DescribeWorkflowExecution, request, response.get());
-  if (!status.ok()) {
-    internal::ThrowRpcError(status, "describe workflow " + id_, id_, target_run_id_);
-  }
-  WorkflowExecutionDescription out;
-  static_cast<WorkflowExecution&>(out) = internal::FromProto(response->workflow_execution_info());
-  out.raw = std::move(response);
-  return out;
+  auto promise = std::make_shared<std::promise<WorkflowExecutionDescription>>();
+  auto future = promise->get_future();
+  core_->CallAsync<wsv1::DescribeWorkflowExecutionRequest, wsv1::DescribeWorkflowExecutionResponse>(
+      &AsyncStub::DescribeWorkflowExecution, std::move(request),
+      [promise, id = id_, run_id = target_run_id_](
+          const grpc::Status& status, wsv1::DescribeWorkflowExecutionResponse& response) {
+        if (!status.ok()) {
+          promise->set_exception(
+              internal::RpcErrorPtr(status, "describe workflow " + id, id, run_id));
+          return;
+        }
+        try {
+          auto raw = std::make_shared<wsv1::DescribeWorkflowExecutionResponse>(std::move(response));
+          WorkflowExecutionDescription out;
+          static_cast<WorkflowExecution&>(out) =
+              internal::FromProto(raw->workflow_execution_info());
+          out.raw = std::move(raw);
+          promise->set_value(std::move(out));
+        } catch (...) {
+          promise->set_exception(std::current_exception());
+        }
+      });
+  return future;
 }
 
 temporal::api::history::v1::History WorkflowHandleBase::FetchHistory() const {
