@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -418,18 +419,28 @@ TEST_F(WorkflowE2ETest, CacheSizeZeroAndDefaultGiveIdenticalHistories) {
     StartWorker(tq, cache);
     activities_ = std::make_unique<ActivityResponder>(stub_.get(), tq);
     Start("ManyStepsWorkflow", id, tq);
-    ASSERT_TRUE(WaitForEvent(id, [](const auto& e) {
-      return e.event_type() == ev::EVENT_TYPE_ACTIVITY_TASK_COMPLETED &&
-             e.activity_task_completed_event_attributes().scheduled_event_id() > 20;
-    }));
+    // Signal only once the workflow waits for them (the last activity done and
+    // its workflow task completed), so both runs see them at the same point.
+    bool waiting = false;
+    for (int i = 0; i < 600 && !waiting; ++i) {
+      auto types = Types(History(id));
+      int activities = 0;
+      for (size_t j = 0; j < types.size(); ++j) {
+        if (types[j] == ev::EVENT_TYPE_ACTIVITY_TASK_COMPLETED) ++activities;
+        waiting |= activities == 3 && types[j] == ev::EVENT_TYPE_WORKFLOW_TASK_COMPLETED;
+      }
+      if (!waiting) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(waiting);
     Signal(id, "poke");
     Signal(id, "poke");
     EXPECT_EQ(WaitClosed(id).event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
     results.push_back(Types(History(id)));
   }
-  // Signal timing may differ between runs; compare everything up to the last activity.
+  // The two pokes may land in one workflow task or two; compare up to the first.
   auto upto_signals = [](std::vector<ev::EventType> t) {
-    while (!t.empty() && t.back() != ev::EVENT_TYPE_ACTIVITY_TASK_COMPLETED) t.pop_back();
+    auto first = std::find(t.begin(), t.end(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    t.erase(first, t.end());
     return t;
   };
   EXPECT_EQ(upto_signals(results[0]), upto_signals(results[1]));
