@@ -9,6 +9,7 @@ const {
   defineSignal,
   defineQuery,
   setHandler,
+  defineUpdate,
   workflowInfo,
   ApplicationFailure,
   ActivityFailure,
@@ -173,7 +174,49 @@ async function cancelCppActivity(taskQueue) {
   }
 }
 
+/**
+ * Workflow updates: `add` (validator rejects negatives; the handler fails on 13) adds to a counter
+ * and returns it; `addWhenReleased` is accepted at once and completes after the `release` signal;
+ * the `finish` signal ends the run with the counter.
+ */
+const addUpdate = defineUpdate('add');
+const addWhenReleasedUpdate = defineUpdate('addWhenReleased');
+const releaseSignal = defineSignal('release');
+async function updateCounter() {
+  let counter = 0;
+  let released = false;
+  let finished = false;
+  setHandler(
+    addUpdate,
+    (n) => {
+      if (n === 13) throw ApplicationFailure.create({ message: 'unlucky', type: 'Unlucky' });
+      counter += n;
+      return counter;
+    },
+    {
+      validator: (n) => {
+        if (typeof n !== 'number' || n < 0) throw new Error(`rejected: ${n}`);
+      },
+    }
+  );
+  setHandler(addWhenReleasedUpdate, async (n) => {
+    await condition(() => released);
+    counter += n;
+    return counter;
+  });
+  setHandler(releaseSignal, () => {
+    released = true;
+  });
+  setHandler(finishSignal, () => {
+    finished = true;
+  });
+  setHandler(stateQuery, () => counter);
+  await condition(() => finished);
+  return counter;
+}
+
 module.exports = {
+  updateCounter,
   callCppActivities,
   cancelCppActivity,
   retryingWorkflow,
