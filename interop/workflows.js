@@ -10,6 +10,7 @@ const {
   defineQuery,
   setHandler,
   defineUpdate,
+  continueAsNew,
   workflowInfo,
   ApplicationFailure,
   ActivityFailure,
@@ -215,7 +216,15 @@ async function updateCounter() {
   return counter;
 }
 
+/** Continues as new until `n` reaches `until`, carrying a running total; returns it with the run count. */
+async function continueAsNewChain(n, until, total = 0) {
+  await sleep(10);
+  if (n < until) await continueAsNew(n + 1, until, total + n);
+  return { total: total + n, runs: n, continued: workflowInfo().continuedFromExecutionRunId !== undefined };
+}
+
 module.exports = {
+  continueAsNewChain,
   updateCounter,
   callCppActivities,
   cancelCppActivity,

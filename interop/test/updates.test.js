@@ -1,5 +1,5 @@
 'use strict';
-// Workflow updates: the official TS SDK (client + worker) against our dev server. Checks the
+// Workflow updates and continue-as-new: the official TS SDK (client + worker) against our dev server. Checks the
 // wire protocol (protocol messages, speculative workflow tasks, update events) end to end.
 // Run: TEMPORAL_BIN=build/dev/src/cli/temporal node --test interop/test/updates.test.js
 
@@ -189,4 +189,25 @@ test('an accepted update survives a server restart and completes afterwards', { 
   const types = await h.historyEventTypes(handle);
   assert.equal(count(types, 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED'), 1, types.join(' '));
   assert.equal(count(types, 'WORKFLOW_EXECUTION_UPDATE_COMPLETED'), 1, types.join(' '));
+});
+
+test('continueAsNew: the chain runs to the end; result() follows it; each run closes as CONTINUED_AS_NEW', TEST, async (t) => {
+  await withTestWorker(t, async (taskQueue) => {
+    const handle = await client.workflow.start('continueAsNewChain', {
+      taskQueue,
+      workflowId: h.uniqueId('can'),
+      args: [1, 4],
+      memo: { owner: 'interop' },
+    });
+    assert.deepEqual(await handle.result(), { total: 10, runs: 4, continued: true });
+    const first = client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+    const desc = await first.describe();
+    assert.equal(desc.status.name, 'CONTINUED_AS_NEW');
+    const types = await h.historyEventTypes(first);
+    assert.equal(types.at(-1), 'WORKFLOW_EXECUTION_CONTINUED_AS_NEW', types.join(' '));
+    const last = await client.workflow.getHandle(handle.workflowId).describe();
+    assert.equal(last.status.name, 'COMPLETED');
+    assert.notEqual(last.runId, handle.firstExecutionRunId);
+    assert.deepEqual(last.memo, { owner: 'interop' });
+  });
 });

@@ -1024,17 +1024,58 @@ TEST_F(ServerTest, BadCommandFailsTheWorkflowTaskAndKeepsHistoryConsistent) {
 }
 
 TEST_F(ServerTest, UnsupportedCommandFailsTheTaskVisibly) {
-  Start("can");
+  Start("child");
   auto task = PollWorkflowTask();
   cmd::Command c;
-  c.set_command_type(ev::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+  c.set_command_type(ev::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION);
   grpc::Status s = Complete(task.task_token(), {c});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("not supported"), std::string::npos) << s.error_message();
-  auto events = History("can");
+  auto events = History("child");
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
-            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES);
+            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES);
+}
+
+TEST_F(ServerTest, ContinueAsNewClosesTheRunAndStartsTheNext) {
+  const std::string first_run = Start("can");
+  auto task = PollWorkflowTask();
+  cmd::Command c;
+  c.set_command_type(ev::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+  auto* a = c.mutable_continue_as_new_workflow_execution_command_attributes();
+  a->mutable_input()->add_payloads()->set_data("next");
+  a->mutable_memo()->mutable_fields()->operator[]("k").set_data("v");
+  ASSERT_TRUE(Complete(task.task_token(), {c}).ok());
+
+  auto first = History("can", first_run);
+  ASSERT_EQ(first.back().event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+  const auto& closed = first.back().workflow_execution_continued_as_new_event_attributes();
+  EXPECT_EQ(closed.workflow_type().name(), "TestWorkflow");  // unset: the current type
+  EXPECT_EQ(closed.task_queue().name(), task_queue_);
+  EXPECT_EQ(closed.initiator(), ev::CONTINUE_AS_NEW_INITIATOR_WORKFLOW);
+  const std::string next_run = closed.new_execution_run_id();
+  ASSERT_FALSE(next_run.empty());
+
+  // The workflow id now names the new run; it starts at attempt 1 with the input.
+  auto next = History("can");
+  ASSERT_GE(next.size(), 2u);
+  const auto& started = next[0].workflow_execution_started_event_attributes();
+  EXPECT_EQ(started.continued_execution_run_id(), first_run);
+  EXPECT_EQ(started.first_execution_run_id(), first_run);
+  EXPECT_EQ(started.attempt(), 1);
+  EXPECT_EQ(started.input().payloads(0).data(), "next");
+  EXPECT_EQ(started.memo().fields().at("k").data(), "v");
+  auto task2 = PollWorkflowTask();
+  EXPECT_EQ(task2.workflow_execution().run_id(), next_run);
+  ASSERT_TRUE(Complete(task2.task_token(), {CompleteWorkflow("done")}).ok());
+
+  ws::DescribeWorkflowExecutionRequest d;
+  d.set_namespace_("default");
+  d.mutable_execution()->set_workflow_id("can");
+  d.mutable_execution()->set_run_id(first_run);
+  ws::DescribeWorkflowExecutionResponse dr;
+  ASSERT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), d, &dr).ok());
+  EXPECT_EQ(dr.workflow_execution_info().status(), ev::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
 }
 
 TEST_F(ServerTest, ListFilterErrorsAreInvalidArgumentAndFiltersWork) {

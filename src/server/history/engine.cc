@@ -1311,6 +1311,18 @@ class EngineImpl {
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
                    "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit."};
         return std::nullopt;
+      case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
+        const auto& a = c.continue_as_new_workflow_execution_command_attributes();
+        if (PayloadsSize(a.input()) > options_.blob_size_limit)
+          return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+                   "ContinueAsNewWorkflowExecutionCommandAttributes.Input exceeds size limit."};
+        if (FromProto(a.workflow_run_timeout()).count() < 0 ||
+            FromProto(a.workflow_task_timeout()).count() < 0 ||
+            FromProto(a.backoff_start_interval()).count() < 0)
+          return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+                   "A valid timeout or backoff is not set on ContinueAsNew command."};
+        return std::nullopt;
+      }
       case ev1::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
       case ev1::COMMAND_TYPE_RECORD_MARKER:
@@ -1323,9 +1335,6 @@ class EngineImpl {
         // an error the user must see (in the task failure in history).
         ev1::WorkflowTaskFailedCause cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED;
         switch (c.command_type()) {
-          case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
-            cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES;
-            break;
           case ev1::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
             cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES;
             break;
@@ -1579,6 +1588,10 @@ class EngineImpl {
         }
         return false;
       }
+      case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+        ContinueAsNew(txn, ex, c.continue_as_new_workflow_execution_command_attributes(),
+                      completed_id);
+        return false;
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: {
         hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
         auto* ea = e.mutable_workflow_execution_canceled_event_attributes();
@@ -1995,6 +2008,79 @@ class EngineImpl {
     return next;
   }
 
+  // The workflow closes this run and starts the next one of its chain: same
+  // workflow id, attempt 1, unset attributes taken from the current run (as
+  // the real server fills them in).
+  void ContinueAsNew(Txn& txn, Execution& prev,
+                     const cmdv1::ContinueAsNewWorkflowExecutionCommandAttributes& a,
+                     int64_t completed_id) {
+    wsv1::StartWorkflowExecutionRequest req;
+    req.set_workflow_id(prev.ms.workflow_id());
+    req.mutable_workflow_type()->set_name(
+        a.workflow_type().name().empty() ? prev.ms.workflow_type() : a.workflow_type().name());
+    req.mutable_task_queue()->set_name(a.task_queue().name().empty() ? prev.ms.task_queue()
+                                                                     : a.task_queue().name());
+    if (a.has_input()) *req.mutable_input() = a.input();
+    if (a.has_header()) *req.mutable_header() = a.header();
+    *req.mutable_workflow_execution_timeout() = prev.ms.execution_timeout();
+    *req.mutable_workflow_run_timeout() =
+        IsSet(a.workflow_run_timeout()) ? a.workflow_run_timeout() : prev.ms.run_timeout();
+    *req.mutable_workflow_task_timeout() = IsSet(a.workflow_task_timeout())
+                                               ? a.workflow_task_timeout()
+                                               : prev.ms.workflow_task_timeout();
+    if (a.has_retry_policy()) {
+      *req.mutable_retry_policy() = a.retry_policy();
+    } else if (prev.ms.has_retry_policy()) {
+      *req.mutable_retry_policy() = prev.ms.retry_policy();
+    }
+    if (a.has_memo()) {
+      *req.mutable_memo() = a.memo();
+    } else if (prev.ms.has_memo()) {
+      *req.mutable_memo() = prev.ms.memo();
+    }
+    if (a.has_search_attributes()) {
+      *req.mutable_search_attributes() = a.search_attributes();
+    } else if (prev.ms.has_search_attributes()) {
+      *req.mutable_search_attributes() = prev.ms.search_attributes();
+    }
+    req.set_identity(prev.history.front().workflow_execution_started_event_attributes().identity());
+
+    hv1::HistoryEvent& e = AppendEvent(prev, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    const int64_t closing_index = static_cast<int64_t>(prev.history.size()) - 1;
+    {
+      auto* ea = e.mutable_workflow_execution_continued_as_new_event_attributes();
+      *ea->mutable_workflow_type() = req.workflow_type();
+      ea->mutable_task_queue()->set_name(req.task_queue().name());
+      ea->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
+      if (a.has_input()) *ea->mutable_input() = a.input();
+      *ea->mutable_workflow_run_timeout() = req.workflow_run_timeout();
+      *ea->mutable_workflow_task_timeout() = req.workflow_task_timeout();
+      ea->set_workflow_task_completed_event_id(completed_id);
+      *ea->mutable_backoff_start_interval() = a.backoff_start_interval();
+      ea->set_initiator(ev1::CONTINUE_AS_NEW_INITIATOR_WORKFLOW);
+      if (a.has_failure()) *ea->mutable_failure() = a.failure();
+      if (a.has_last_completion_result())
+        *ea->mutable_last_completion_result() = a.last_completion_result();
+      if (a.has_header()) *ea->mutable_header() = a.header();
+      if (req.has_memo()) *ea->mutable_memo() = req.memo();
+      if (req.has_search_attributes()) *ea->mutable_search_attributes() = req.search_attributes();
+    }
+    Close(txn, prev, ev1::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+
+    Continuation cont;
+    cont.previous = &prev;
+    cont.initiator = ev1::CONTINUE_AS_NEW_INITIATOR_WORKFLOW;
+    cont.backoff = FromProto(a.backoff_start_interval());
+    cont.restart_attempts = true;
+    if (a.has_last_completion_result()) cont.last_completion_result = &a.last_completion_result();
+    Execution& next = CreateExecution(txn, namespaces_.at(prev.ns_id()), req, &cont);
+    ScheduleFirstWorkflowTask(txn, next);
+    prev.history[closing_index]
+        .mutable_workflow_execution_continued_as_new_event_attributes()
+        ->set_new_execution_run_id(next.ms.run_id());
+    prev.ms.set_new_execution_run_id(next.ms.run_id());
+  }
+
   ev1::RetryState DecideRetry(const st::ActivityInfo& ai, const fv1::Failure& failure,
                               ev1::TimeoutType timeout, std::chrono::nanoseconds* delay) {
     const cv1::RetryPolicy& rp = ai.retry_policy();
@@ -2237,7 +2323,9 @@ class EngineImpl {
     const Execution* previous = nullptr;
     ev1::ContinueAsNewInitiator initiator = ev1::CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED;
     const fv1::Failure* failure = nullptr;
+    const cv1::Payloads* last_completion_result = nullptr;
     std::chrono::nanoseconds backoff{0};
+    bool restart_attempts = false;  // continue-as-new: the new run is attempt 1
   };
 
   Execution& CreateExecution(Txn& txn, const Namespace& ns,
@@ -2258,7 +2346,7 @@ class EngineImpl {
     ms.set_task_queue(req.task_queue().name());
     ms.set_status(ev1::WORKFLOW_EXECUTION_STATUS_RUNNING);
     ms.set_next_event_id(1);
-    ms.set_attempt(cont.previous ? cont.previous->ms.attempt() + 1 : 1);
+    ms.set_attempt(cont.previous && !cont.restart_attempts ? cont.previous->ms.attempt() + 1 : 1);
     ms.set_start_request_id(req.request_id());
     TimePoint now = Now();
     ToProto(now, ms.mutable_start_time());
@@ -2304,6 +2392,8 @@ class EngineImpl {
       a->set_continued_execution_run_id(cont.previous->ms.run_id());
       a->set_initiator(cont.initiator);
       if (cont.failure) *a->mutable_continued_failure() = *cont.failure;
+      if (cont.last_completion_result)
+        *a->mutable_last_completion_result() = *cont.last_completion_result;
       // The execution timeout spans all runs of the chain.
       if (IsSet(cont.previous->ms.execution_expiration_time())) {
         *ms.mutable_execution_expiration_time() = cont.previous->ms.execution_expiration_time();
