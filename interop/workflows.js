@@ -9,6 +9,8 @@ const {
   defineSignal,
   defineQuery,
   setHandler,
+  defineUpdate,
+  continueAsNew,
   workflowInfo,
   ApplicationFailure,
   ActivityFailure,
@@ -173,7 +175,57 @@ async function cancelCppActivity(taskQueue) {
   }
 }
 
+/**
+ * Workflow updates: `add` (validator rejects negatives; the handler fails on 13) adds to a counter
+ * and returns it; `addWhenReleased` is accepted at once and completes after the `release` signal;
+ * the `finish` signal ends the run with the counter.
+ */
+const addUpdate = defineUpdate('add');
+const addWhenReleasedUpdate = defineUpdate('addWhenReleased');
+const releaseSignal = defineSignal('release');
+async function updateCounter() {
+  let counter = 0;
+  let released = false;
+  let finished = false;
+  setHandler(
+    addUpdate,
+    (n) => {
+      if (n === 13) throw ApplicationFailure.create({ message: 'unlucky', type: 'Unlucky' });
+      counter += n;
+      return counter;
+    },
+    {
+      validator: (n) => {
+        if (typeof n !== 'number' || n < 0) throw new Error(`rejected: ${n}`);
+      },
+    }
+  );
+  setHandler(addWhenReleasedUpdate, async (n) => {
+    await condition(() => released);
+    counter += n;
+    return counter;
+  });
+  setHandler(releaseSignal, () => {
+    released = true;
+  });
+  setHandler(finishSignal, () => {
+    finished = true;
+  });
+  setHandler(stateQuery, () => counter);
+  await condition(() => finished);
+  return counter;
+}
+
+/** Continues as new until `n` reaches `until`, carrying a running total; returns it with the run count. */
+async function continueAsNewChain(n, until, total = 0) {
+  await sleep(10);
+  if (n < until) await continueAsNew(n + 1, until, total + n);
+  return { total: total + n, runs: n, continued: workflowInfo().continuedFromExecutionRunId !== undefined };
+}
+
 module.exports = {
+  continueAsNewChain,
+  updateCounter,
   callCppActivities,
   cancelCppActivity,
   retryingWorkflow,

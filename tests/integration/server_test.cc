@@ -15,6 +15,8 @@
 #include "google/rpc/status.pb.h"
 #include "server/dev_server.h"
 #include "temporal/api/errordetails/v1/message.pb.h"
+#include "temporal/api/protocol/v1/message.pb.h"
+#include "temporal/api/update/v1/message.pb.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
 namespace {
@@ -1022,17 +1024,58 @@ TEST_F(ServerTest, BadCommandFailsTheWorkflowTaskAndKeepsHistoryConsistent) {
 }
 
 TEST_F(ServerTest, UnsupportedCommandFailsTheTaskVisibly) {
-  Start("can");
+  Start("child");
   auto task = PollWorkflowTask();
   cmd::Command c;
-  c.set_command_type(ev::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+  c.set_command_type(ev::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION);
   grpc::Status s = Complete(task.task_token(), {c});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("not supported"), std::string::npos) << s.error_message();
-  auto events = History("can");
+  auto events = History("child");
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[3].workflow_task_failed_event_attributes().cause(),
-            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES);
+            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES);
+}
+
+TEST_F(ServerTest, ContinueAsNewClosesTheRunAndStartsTheNext) {
+  const std::string first_run = Start("can");
+  auto task = PollWorkflowTask();
+  cmd::Command c;
+  c.set_command_type(ev::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION);
+  auto* a = c.mutable_continue_as_new_workflow_execution_command_attributes();
+  a->mutable_input()->add_payloads()->set_data("next");
+  a->mutable_memo()->mutable_fields()->operator[]("k").set_data("v");
+  ASSERT_TRUE(Complete(task.task_token(), {c}).ok());
+
+  auto first = History("can", first_run);
+  ASSERT_EQ(first.back().event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+  const auto& closed = first.back().workflow_execution_continued_as_new_event_attributes();
+  EXPECT_EQ(closed.workflow_type().name(), "TestWorkflow");  // unset: the current type
+  EXPECT_EQ(closed.task_queue().name(), task_queue_);
+  EXPECT_EQ(closed.initiator(), ev::CONTINUE_AS_NEW_INITIATOR_WORKFLOW);
+  const std::string next_run = closed.new_execution_run_id();
+  ASSERT_FALSE(next_run.empty());
+
+  // The workflow id now names the new run; it starts at attempt 1 with the input.
+  auto next = History("can");
+  ASSERT_GE(next.size(), 2u);
+  const auto& started = next[0].workflow_execution_started_event_attributes();
+  EXPECT_EQ(started.continued_execution_run_id(), first_run);
+  EXPECT_EQ(started.first_execution_run_id(), first_run);
+  EXPECT_EQ(started.attempt(), 1);
+  EXPECT_EQ(started.input().payloads(0).data(), "next");
+  EXPECT_EQ(started.memo().fields().at("k").data(), "v");
+  auto task2 = PollWorkflowTask();
+  EXPECT_EQ(task2.workflow_execution().run_id(), next_run);
+  ASSERT_TRUE(Complete(task2.task_token(), {CompleteWorkflow("done")}).ok());
+
+  ws::DescribeWorkflowExecutionRequest d;
+  d.set_namespace_("default");
+  d.mutable_execution()->set_workflow_id("can");
+  d.mutable_execution()->set_run_id(first_run);
+  ws::DescribeWorkflowExecutionResponse dr;
+  ASSERT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), d, &dr).ok());
+  EXPECT_EQ(dr.workflow_execution_info().status(), ev::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
 }
 
 TEST_F(ServerTest, ListFilterErrorsAreInvalidArgumentAndFiltersWork) {
@@ -1123,3 +1166,185 @@ TEST_F(ServerTest, PollAndQueryValidateInput) {
 }
 
 }  // namespace
+
+// ---- workflow updates ----
+
+namespace upd = temporal::api::update::v1;
+namespace proto = temporal::api::protocol::v1;
+
+class ServerUpdateTest : public ServerTest {
+ protected:
+  ws::UpdateWorkflowExecutionRequest UpdateRequest(const std::string& workflow_id,
+                                                   const std::string& update_id) {
+    ws::UpdateWorkflowExecutionRequest req;
+    req.set_namespace_("default");
+    req.mutable_workflow_execution()->set_workflow_id(workflow_id);
+    req.mutable_wait_policy()->set_lifecycle_stage(
+        ev::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED);
+    req.mutable_request()->mutable_meta()->set_update_id(update_id);
+    req.mutable_request()->mutable_input()->set_name("add");
+    return req;
+  }
+  std::future<std::pair<grpc::Status, ws::UpdateWorkflowExecutionResponse>> UpdateAsync(
+      ws::UpdateWorkflowExecutionRequest req) {
+    return std::async(std::launch::async, [this, req] {
+      ws::UpdateWorkflowExecutionResponse resp;
+      grpc::Status s = stub_->UpdateWorkflowExecution(Ctx().get(), req, &resp);
+      return std::make_pair(s, resp);
+    });
+  }
+  // Starts a workflow and completes its first task with no commands.
+  void StartIdle(const std::string& id) {
+    Start(id);
+    auto task = PollWorkflowTask();
+    ASSERT_TRUE(Complete(task.task_token(), {}).ok());
+  }
+  static cmd::Command ProtocolMessage(const std::string& message_id) {
+    cmd::Command c;
+    c.set_command_type(ev::COMMAND_TYPE_PROTOCOL_MESSAGE);
+    c.mutable_protocol_message_command_attributes()->set_message_id(message_id);
+    return c;
+  }
+  grpc::Status CompleteWithMessages(const std::string& token, std::vector<cmd::Command> commands,
+                                    std::vector<proto::Message> messages,
+                                    ws::RespondWorkflowTaskCompletedResponse* out) {
+    ws::RespondWorkflowTaskCompletedRequest req;
+    req.set_namespace_("default");
+    req.set_task_token(token);
+    req.set_identity("worker-1");
+    for (auto& c : commands) *req.add_commands() = std::move(c);
+    for (auto& m : messages) *req.add_messages() = std::move(m);
+    return stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, out);
+  }
+};
+
+TEST_F(ServerUpdateTest, UpdateValidatesInput) {
+  StartIdle("upd-input");
+  ws::UpdateWorkflowExecutionResponse resp;
+  auto no_meta = UpdateRequest("upd-input", "u");
+  no_meta.mutable_request()->clear_meta();
+  EXPECT_EQ(stub_->UpdateWorkflowExecution(Ctx().get(), no_meta, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  auto no_name = UpdateRequest("upd-input", "u");
+  no_name.mutable_request()->mutable_input()->clear_name();
+  grpc::Status s = stub_->UpdateWorkflowExecution(Ctx().get(), no_name, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "Update name is not set on request.");
+  auto admitted = UpdateRequest("upd-input", "u");
+  admitted.mutable_wait_policy()->set_lifecycle_stage(
+      ev::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED);
+  EXPECT_EQ(stub_->UpdateWorkflowExecution(Ctx().get(), admitted, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->UpdateWorkflowExecution(Ctx().get(), UpdateRequest("no-such-wf", "u"), &resp)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ws::PollWorkflowExecutionUpdateRequest poll;
+  poll.set_namespace_("default");
+  ws::PollWorkflowExecutionUpdateResponse poll_resp;
+  EXPECT_EQ(stub_->PollWorkflowExecutionUpdate(Ctx().get(), poll, &poll_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  poll.mutable_update_ref()->mutable_workflow_execution()->set_workflow_id("upd-input");
+  poll.mutable_update_ref()->set_update_id("never-sent");
+  EXPECT_EQ(stub_->PollWorkflowExecutionUpdate(Ctx().get(), poll, &poll_resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerUpdateTest, AcceptedUpdateIsWrittenAndItsOutcomeReturned) {
+  StartIdle("upd-ok");
+  const size_t before = History("upd-ok").size();
+  auto call = UpdateAsync(UpdateRequest("upd-ok", "u1"));
+  auto task = PollWorkflowTask();
+  ASSERT_EQ(task.messages_size(), 1);
+  const proto::Message& request_msg = task.messages(0);
+  EXPECT_EQ(request_msg.protocol_instance_id(), "u1");
+  EXPECT_EQ(request_msg.event_id(), task.started_event_id() - 1);
+  upd::Request request;
+  ASSERT_TRUE(request_msg.body().UnpackTo(&request));
+  EXPECT_EQ(request.input().name(), "add");
+  // The speculative task is not in history while it runs.
+  EXPECT_EQ(History("upd-ok").size(), before);
+
+  proto::Message accept;
+  accept.set_id("u1/accept");
+  accept.set_protocol_instance_id("u1");
+  upd::Acceptance acceptance;
+  acceptance.set_accepted_request_message_id(request_msg.id());
+  acceptance.set_accepted_request_sequencing_event_id(request_msg.event_id());
+  accept.mutable_body()->PackFrom(acceptance);
+  proto::Message respond;
+  respond.set_id("u1/complete");
+  respond.set_protocol_instance_id("u1");
+  upd::Response response;
+  response.mutable_meta()->set_update_id("u1");
+  response.mutable_outcome()->mutable_success()->add_payloads()->set_data("42");
+  respond.mutable_body()->PackFrom(response);
+  ws::RespondWorkflowTaskCompletedResponse out;
+  ASSERT_TRUE(CompleteWithMessages(task.task_token(),
+                                   {ProtocolMessage("u1/accept"), ProtocolMessage("u1/complete")},
+                                   {accept, respond}, &out)
+                  .ok());
+  auto [status, resp] = call.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.stage(), ev::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED);
+  EXPECT_EQ(resp.outcome().success().payloads(0).data(), "42");
+  EXPECT_EQ(resp.update_ref().update_id(), "u1");
+
+  auto events = History("upd-ok");
+  const auto types = Types(events);
+  std::vector<ev::EventType> tail(types.begin() + static_cast<std::ptrdiff_t>(before), types.end());
+  EXPECT_EQ(tail, (std::vector<ev::EventType>{ev::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                                              ev::EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                                              ev::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                                              ev::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+                                              ev::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED}));
+  EXPECT_EQ(
+      events.back().workflow_execution_update_completed_event_attributes().accepted_event_id(),
+      events[events.size() - 2].event_id());
+  // Asking again returns the recorded outcome without a workflow task.
+  ws::UpdateWorkflowExecutionResponse again;
+  ASSERT_TRUE(
+      stub_->UpdateWorkflowExecution(Ctx().get(), UpdateRequest("upd-ok", "u1"), &again).ok());
+  EXPECT_EQ(again.outcome().success().payloads(0).data(), "42");
+}
+
+TEST_F(ServerUpdateTest, UnansweredUpdateIsRejectedAndTheSpeculativeTaskDiscarded) {
+  StartIdle("upd-none");
+  const auto before = History("upd-none");
+  auto call = UpdateAsync(UpdateRequest("upd-none", "u1"));
+  auto task = PollWorkflowTask();
+  ASSERT_EQ(task.messages_size(), 1);
+  ws::RespondWorkflowTaskCompletedResponse out;
+  ASSERT_TRUE(CompleteWithMessages(task.task_token(), {}, {}, &out).ok());
+  EXPECT_EQ(out.reset_history_event_id(), before.back().event_id() - 1);  // last WFT started
+  auto [status, resp] = call.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outcome().failure().application_failure_info().type(), "UnprocessedUpdate");
+  EXPECT_EQ(Types(History("upd-none")), Types(before));
+}
+
+TEST_F(ServerUpdateTest, BadProtocolMessageFailsTheWorkflowTask) {
+  StartIdle("upd-bad");
+  auto call = UpdateAsync(UpdateRequest("upd-bad", "u1"));
+  auto task = PollWorkflowTask();
+  ws::RespondWorkflowTaskCompletedResponse out;
+  grpc::Status s =
+      CompleteWithMessages(task.task_token(), {ProtocolMessage("no-such-message")}, {}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("absent message ID"), std::string::npos) << s.error_message();
+  auto events = History("upd-bad");
+  EXPECT_EQ(events.back().workflow_task_failed_event_attributes().cause(),
+            ev::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE);
+  // The next attempt carries the update again; a rejection ends it.
+  auto retry = PollWorkflowTask();
+  ASSERT_EQ(retry.messages_size(), 1);
+  proto::Message reject;
+  reject.set_id("u1/reject");
+  reject.set_protocol_instance_id("u1");
+  upd::Rejection rejection;
+  rejection.mutable_failure()->set_message("no thanks");
+  reject.mutable_body()->PackFrom(rejection);
+  ASSERT_TRUE(CompleteWithMessages(retry.task_token(), {}, {reject}, &out).ok());
+  auto [status, resp] = call.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outcome().failure().message(), "no thanks");
+}

@@ -34,6 +34,8 @@ class WorkflowService final : public wsv1::WorkflowService::CallbackService {
   TEMPORALIO_RPC(RequestCancelWorkflowExecution)
   TEMPORALIO_RPC(TerminateWorkflowExecution)
   TEMPORALIO_RPC(QueryWorkflow)
+  TEMPORALIO_RPC(UpdateWorkflowExecution)
+  TEMPORALIO_RPC(PollWorkflowExecutionUpdate)
   TEMPORALIO_RPC(GetWorkflowExecutionHistory)
   TEMPORALIO_RPC(GetWorkflowExecutionHistoryReverse)
   TEMPORALIO_RPC(DescribeWorkflowExecution)

@@ -22,6 +22,8 @@
 #include "temporal/api/enums/v1/event_type.pb.h"
 #include "temporal/api/enums/v1/failed_cause.pb.h"
 #include "temporal/api/history/v1/message.pb.h"
+#include "temporal/api/protocol/v1/message.pb.h"
+#include "temporal/api/update/v1/message.pb.h"
 
 // Deprecated API fields (binary_checksum, worker_version_stamp, ...) are still
 // recorded: older SDKs send them and the real server keeps them in history.
@@ -35,6 +37,8 @@ namespace ev1 = temporal::api::enums::v1;
 namespace cv1 = temporal::api::common::v1;
 namespace fv1 = temporal::api::failure::v1;
 namespace cmdv1 = temporal::api::command::v1;
+namespace pv1 = temporal::api::protocol::v1;
+namespace upv1 = temporal::api::update::v1;
 using common::NewUuid;
 using common::TimePoint;
 
@@ -43,6 +47,12 @@ namespace {
 constexpr int64_t kPendingStartedId = -1;  // patched when buffered events are flushed
 constexpr auto kDefaultWorkflowTaskTimeout = std::chrono::seconds(10);
 constexpr auto kMaxWorkflowTaskTimeout = std::chrono::seconds(120);
+// The real server's LongPollExpirationInterval: an update call without a
+// (shorter) deadline returns the stage reached after this long.
+constexpr auto kUpdateLongPoll = std::chrono::seconds(20);
+// A speculative task that shipped more events than this is written, not
+// discarded (DiscardSpeculativeWorkflowTaskMaximumEventsCount).
+constexpr int64_t kMaxDiscardedSpeculativeEvents = 10;
 constexpr int kMaxIdLength = 1000;
 
 std::string RunKey(const std::string& ns_id, const std::string& run_id) {
@@ -68,6 +78,18 @@ struct Namespace {
   const std::string& name() const { return info.namespace_info().name(); }
 };
 
+// A workflow update the server knows about but that has not completed.
+// Only accepted/completed updates reach history (as the real server: a
+// rejected update leaves no trace), so admitted ones live in memory only.
+enum class UpdateState { kAdmitted, kSent, kAccepted };
+struct UpdateEntry {
+  upv1::Request request;
+  UpdateState state = UpdateState::kAdmitted;
+  uint64_t seq = 0;          // admission order: requests go out in it
+  int64_t sent_version = 0;  // start_version of the workflow task it went out on
+  int64_t accepted_event_id = 0;
+};
+
 struct Execution {
   st::MutableState ms;
   std::vector<hv1::HistoryEvent> history;
@@ -77,6 +99,8 @@ struct Execution {
   // `queries` map), and those attached to the running one.
   std::vector<std::string> waiting_queries;
   std::vector<std::string> attached_queries;
+  std::map<std::string, UpdateEntry> updates;  // by update id
+  uint64_t next_update_seq = 1;
   bool closed() const { return IsClosedStatus(ms.status()); }
   const std::string& ns_id() const { return ms.namespace_id(); }
 };
@@ -111,6 +135,18 @@ struct PendingQuery {
   std::string run_id;
   temporal::api::query::v1::WorkflowQuery query;
   wsv1::QueryWorkflowResponse* resp = nullptr;
+  Done done;
+  uint64_t timer_id = 0;
+};
+
+using UpdateStage = ev1::UpdateWorkflowExecutionLifecycleStage;
+
+struct UpdateWaiter {
+  std::string run_key;
+  std::string update_id;
+  UpdateStage want = ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED;
+  // Writes the reached stage (and outcome once completed) into the response.
+  std::function<void(UpdateStage, const upv1::Outcome*)> fill;
   Done done;
   uint64_t timer_id = 0;
 };
@@ -156,6 +192,7 @@ class EngineImpl {
   std::map<std::string, PendingQuery> queries_;
   std::multimap<std::string, uint64_t> history_waiters_by_run_;
   std::unordered_map<uint64_t, HistoryWaiter> history_waiters_;
+  std::unordered_map<uint64_t, UpdateWaiter> update_waiters_;
   uint64_t next_id_ = 1;
   int64_t next_task_id_ = 1;
 
@@ -433,17 +470,21 @@ class EngineImpl {
   // Schedules a workflow task unless one is pending. attempt > 1 makes it
   // transient: not in history until completed.
   void ScheduleWorkflowTask(Txn& txn, Execution& ex, int32_t attempt = 1) {
-    if (ex.closed() || ex.ms.workflow_task().scheduled_event_id() != 0) return;
+    if (ex.closed()) return;
     st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
-    wft->Clear();
-    wft->set_attempt(attempt);
-    bool sticky = !ex.ms.sticky_task_queue().empty();
-    wft->set_sticky(sticky);
-    wft->set_task_queue(sticky ? ex.ms.sticky_task_queue() : ex.ms.task_queue());
-    ToProto(Now(), wft->mutable_scheduled_time());
-    *wft->mutable_original_scheduled_time() = wft->scheduled_time();
-    ToProto(WorkflowTaskTimeout(ex), wft->mutable_start_to_close_timeout());
-    wft->set_start_version(NextVersion(ex));
+    if (wft->scheduled_event_id() != 0) {
+      // Something durable now needs a task: a speculative one that has not
+      // started becomes a normal one (a started one sees buffered events).
+      if (wft->speculative() && wft->started_event_id() == 0) {
+        wft->set_speculative(false);
+        hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+        FillWftScheduled(ex, *wft, e.mutable_workflow_task_scheduled_event_attributes());
+        wft->set_scheduled_event_id(e.event_id());
+        txn.Touch(&ex);
+      }
+      return;
+    }
+    InitWorkflowTask(ex, attempt);
     if (attempt > 1) {
       wft->set_transient(true);
       wft->set_scheduled_event_id(ex.ms.next_event_id());  // provisional
@@ -454,6 +495,36 @@ class EngineImpl {
     }
     txn.Touch(&ex);
     txn.after.push_back([this, &ex, version = wft->start_version()] { DispatchWft(ex, version); });
+  }
+
+  // A task that only ships update requests: nothing is written until it
+  // completes with more than rejections (the real server's speculative task).
+  // With `txn`, it is dispatched once that transaction is durable.
+  void ScheduleSpeculativeWorkflowTask(Execution& ex, Txn* txn) {
+    if (ex.closed() || ex.ms.workflow_task().scheduled_event_id() != 0) return;
+    st::WorkflowTaskInfo* wft = InitWorkflowTask(ex, 1);
+    wft->set_speculative(true);
+    wft->set_scheduled_event_id(ex.ms.next_event_id());  // provisional
+    const int64_t version = wft->start_version();
+    if (txn) {
+      txn->after.push_back([this, &ex, version] { DispatchWft(ex, version); });
+    } else {
+      DispatchWft(ex, version);
+    }
+  }
+
+  st::WorkflowTaskInfo* InitWorkflowTask(Execution& ex, int32_t attempt) {
+    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    wft->Clear();
+    wft->set_attempt(attempt);
+    bool sticky = !ex.ms.sticky_task_queue().empty();
+    wft->set_sticky(sticky);
+    wft->set_task_queue(sticky ? ex.ms.sticky_task_queue() : ex.ms.task_queue());
+    ToProto(Now(), wft->mutable_scheduled_time());
+    *wft->mutable_original_scheduled_time() = wft->scheduled_time();
+    ToProto(WorkflowTaskTimeout(ex), wft->mutable_start_to_close_timeout());
+    wft->set_start_version(NextVersion(ex));
+    return wft;
   }
 
   int64_t NextVersion(Execution& ex) {
@@ -532,7 +603,7 @@ class EngineImpl {
     wft->set_request_id(NewUuid());
     ToProto(Now(), wft->mutable_started_time());
     std::vector<hv1::HistoryEvent> transient;
-    if (wft->transient()) {
+    if (wft->transient() || wft->speculative()) {
       // Provisional ids: nothing else reaches history while it runs.
       wft->set_scheduled_event_id(ex.ms.next_event_id());
       wft->set_started_event_id(ex.ms.next_event_id() + 1);
@@ -547,6 +618,7 @@ class EngineImpl {
       wft->set_started_event_id(e.event_id());
     }
     FillWorkflowTaskResponse(ex, poller.sticky, transient, resp);
+    AttachUpdateRequests(ex, resp);
     for (const auto& id : ex.waiting_queries) {
       auto q = queries_.find(id);
       if (q == queries_.end()) continue;
@@ -647,6 +719,12 @@ class EngineImpl {
   // next attempt (transient), as the real server does.
   void FailWorkflowTask(Txn& txn, Execution& ex, bool timed_out, ev1::WorkflowTaskFailedCause cause,
                         const fv1::Failure* failure, const std::string& identity) {
+    // A failed speculative task is recorded like a normal one; the updates it
+    // carried go out again on the next attempt (the worker replays them).
+    WriteTransientWftEvents(ex);
+    for (auto& [id, u] : ex.updates) {
+      if (u.state == UpdateState::kSent) u.state = UpdateState::kAdmitted;
+    }
     st::WorkflowTaskInfo wft = ex.ms.workflow_task();
     txn.Touch(&ex);
     ex.ms.clear_workflow_task();
@@ -680,6 +758,461 @@ class EngineImpl {
     if (had_buffered) next_attempt = 1;  // new events: a fresh, recorded task
     ScheduleWorkflowTask(txn, ex, next_attempt);
     txn.after.push_back([this, &ex] { DispatchWaitingQueries(ex); });
+  }
+
+  // ---- workflow updates ----
+  // Mirrors the real server's update registry: admitted and accepted updates
+  // in memory (accepted ones are rebuilt from history at start-up), requests
+  // shipped as protocol messages on workflow tasks, only acceptance and
+  // completion written to history.
+
+  static fv1::Failure ServerApplicationFailure(const std::string& message,
+                                               const std::string& type) {
+    fv1::Failure f;
+    f.set_message(message);
+    f.set_source("Server");
+    f.mutable_application_failure_info()->set_type(type);
+    f.mutable_application_failure_info()->set_non_retryable(true);
+    return f;
+  }
+
+  struct UpdateStatus {
+    UpdateStage stage = ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED;
+    std::optional<upv1::Outcome> outcome;
+  };
+
+  // Where update `id` of this run stands; nullopt if the server has no trace
+  // of it (never sent, rejected, or lost with the in-memory registry).
+  std::optional<UpdateStatus> LookupUpdate(const Execution& ex, const std::string& id) const {
+    if (auto it = ex.updates.find(id); it != ex.updates.end()) {
+      if (it->second.state == UpdateState::kAccepted) {
+        return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, std::nullopt};
+      }
+      return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, std::nullopt};
+    }
+    bool accepted = false;
+    for (auto it = ex.history.rbegin(); it != ex.history.rend(); ++it) {
+      if (it->event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED &&
+          it->workflow_execution_update_completed_event_attributes().meta().update_id() == id) {
+        return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
+                            it->workflow_execution_update_completed_event_attributes().outcome()};
+      }
+      if (it->event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED &&
+          it->workflow_execution_update_accepted_event_attributes().protocol_instance_id() == id) {
+        accepted = true;
+        break;
+      }
+    }
+    if (accepted && ex.closed()) return ClosedBeforeCompletion();
+    return std::nullopt;
+  }
+
+  static UpdateStatus ClosedBeforeCompletion() {
+    upv1::Outcome outcome;
+    *outcome.mutable_failure() = ServerApplicationFailure(
+        "Workflow Update failed because the Workflow completed before the Update completed.",
+        "AcceptedUpdateCompletedWorkflow");
+    return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED, outcome};
+  }
+
+  // Answers at once if `want` is reached, otherwise parks until it is, the
+  // caller's deadline passes (DEADLINE_EXCEEDED) or the long-poll interval
+  // ends (the stage reached so far, as the real server does).
+  void WaitForUpdate(Execution& ex, const std::string& id, UpdateStage want, TimePoint deadline,
+                     std::function<void(UpdateStage, const upv1::Outcome*)> fill, Done done) {
+    std::optional<UpdateStatus> status = LookupUpdate(ex, id);
+    if (!status) {
+      done(WorkflowNotFoundError(absl::StrCat("update \"", id, "\" not found")));
+      return;
+    }
+    if (status->stage >= want) {
+      fill(status->stage, status->outcome ? &*status->outcome : nullptr);
+      done(absl::OkStatus());
+      return;
+    }
+    const uint64_t waiter_id = next_id_++;
+    UpdateWaiter& w = update_waiters_[waiter_id];
+    w.run_key = RunKey(ex.ns_id(), ex.ms.run_id());
+    w.update_id = id;
+    w.want = want;
+    w.fill = std::move(fill);
+    w.done = std::move(done);
+    const TimePoint soft = Now() + kUpdateLongPoll;
+    const bool hard = deadline <= soft;
+    w.timer_id = timers_.Schedule(hard ? deadline - std::chrono::milliseconds(100) : soft,
+                                  [this, waiter_id, hard] {
+                                    std::lock_guard lock(mu_);
+                                    UpdateWaitExpired(waiter_id, hard);
+                                  });
+  }
+
+  void UpdateWaitExpired(uint64_t waiter_id, bool hard) {
+    auto it = update_waiters_.find(waiter_id);
+    if (it == update_waiters_.end()) return;
+    UpdateWaiter w = std::move(it->second);
+    update_waiters_.erase(it);
+    if (hard) {
+      w.done(absl::DeadlineExceededError("update timed out: the workflow did not reach the stage"));
+      return;
+    }
+    UpdateStage stage = ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED;
+    auto ex = executions_.find(w.run_key);
+    if (ex != executions_.end()) {
+      if (auto st = LookupUpdate(*ex->second, w.update_id)) stage = st->stage;
+    }
+    w.fill(stage, nullptr);
+    w.done(absl::OkStatus());
+  }
+
+  // Wakes the waiters of update `id` that `stage` satisfies.
+  void NotifyUpdate(const Execution& ex, const std::string& id, UpdateStage stage,
+                    const upv1::Outcome* outcome) {
+    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    for (auto it = update_waiters_.begin(); it != update_waiters_.end();) {
+      UpdateWaiter& w = it->second;
+      if (w.run_key != key || w.update_id != id || stage < w.want) {
+        ++it;
+        continue;
+      }
+      timers_.Cancel(w.timer_id);
+      w.fill(stage, outcome);
+      w.done(absl::OkStatus());
+      it = update_waiters_.erase(it);
+    }
+  }
+
+  // The run closed: accepted updates complete with a failure, the others
+  // are aborted (NOT_FOUND), as the real server does.
+  void AbortUpdates(Execution& ex) {
+    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    const UpdateStatus closed = ClosedBeforeCompletion();
+    for (auto it = update_waiters_.begin(); it != update_waiters_.end();) {
+      UpdateWaiter& w = it->second;
+      if (w.run_key != key) {
+        ++it;
+        continue;
+      }
+      timers_.Cancel(w.timer_id);
+      auto u = ex.updates.find(w.update_id);
+      if (u != ex.updates.end() && u->second.state == UpdateState::kAccepted) {
+        w.fill(closed.stage, &*closed.outcome);
+        w.done(absl::OkStatus());
+      } else if (auto st = LookupUpdate(ex, w.update_id); st && u == ex.updates.end()) {
+        w.fill(st->stage, st->outcome ? &*st->outcome : nullptr);
+        w.done(absl::OkStatus());
+      } else {
+        w.done(WorkflowNotFoundError("workflow update was aborted by closing workflow"));
+      }
+      it = update_waiters_.erase(it);
+    }
+    ex.updates.clear();
+  }
+
+  // Ships every admitted update request on the task being started.
+  void AttachUpdateRequests(Execution& ex, wsv1::PollWorkflowTaskQueueResponse* resp) {
+    std::vector<std::pair<uint64_t, std::string>> order;
+    for (const auto& [id, u] : ex.updates) {
+      if (u.state != UpdateState::kAccepted) order.emplace_back(u.seq, id);
+    }
+    std::sort(order.begin(), order.end());
+    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    for (const auto& [seq, id] : order) {
+      UpdateEntry& u = ex.updates.at(id);
+      pv1::Message* m = resp->add_messages();
+      m->set_id(absl::StrCat(id, "/request"));
+      m->set_protocol_instance_id(id);
+      // All messages follow all events (the real server does the same).
+      m->set_event_id(wft.started_event_id() - 1);
+      m->mutable_body()->PackFrom(u.request);
+      u.state = UpdateState::kSent;
+      u.sent_version = wft.start_version();
+    }
+  }
+
+  bool HasAdmittedUpdates(const Execution& ex) const {
+    for (const auto& [id, u] : ex.updates) {
+      if (u.state == UpdateState::kAdmitted) return true;
+    }
+    return false;
+  }
+
+  // Checks the completion's update messages against the registry, in the
+  // order the server will apply them (PROTOCOL_MESSAGE commands first).
+  std::optional<std::pair<ev1::WorkflowTaskFailedCause, std::string>> ValidateUpdateMessages(
+      const Execution& ex, const wsv1::RespondWorkflowTaskCompletedRequest& req) {
+    using R = std::pair<ev1::WorkflowTaskFailedCause, std::string>;
+    constexpr auto kCause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE;
+    std::map<std::string, const pv1::Message*> by_id;
+    for (const auto& m : req.messages()) {
+      if (!by_id.emplace(m.id(), &m).second)
+        return R{kCause, absl::StrCat("Duplicate protocol message ID ", m.id())};
+    }
+    enum class Sim { kNone, kPending, kAccepted, kDone };
+    std::map<std::string, Sim> sim;
+    auto check = [&](const pv1::Message& m) -> std::optional<R> {
+      const std::string& id = m.protocol_instance_id();
+      Sim state = Sim::kNone;
+      if (auto s = sim.find(id); s != sim.end()) {
+        state = s->second;
+      } else if (auto u = ex.updates.find(id); u != ex.updates.end()) {
+        state = u->second.state == UpdateState::kAccepted ? Sim::kAccepted : Sim::kPending;
+      }
+      const char* kind = nullptr;
+      Sim next = Sim::kNone;
+      Sim need = Sim::kPending;
+      if (m.body().Is<upv1::Acceptance>()) {
+        upv1::Acceptance a;
+        m.body().UnpackTo(&a);
+        // Resurrection: the request came back with the acceptance.
+        if (state == Sim::kNone && a.has_accepted_request()) state = Sim::kPending;
+        kind = "Acceptance";
+        next = Sim::kAccepted;
+      } else if (m.body().Is<upv1::Rejection>()) {
+        upv1::Rejection r;
+        m.body().UnpackTo(&r);
+        if (state == Sim::kNone && r.has_rejected_request()) state = Sim::kPending;
+        kind = "Rejection";
+        next = Sim::kDone;
+      } else if (m.body().Is<upv1::Response>()) {
+        kind = "Response";
+        next = Sim::kDone;
+        need = Sim::kAccepted;
+      } else {
+        return R{kCause, absl::StrCat("unsupported protocol message body ", m.body().type_url())};
+      }
+      if (state == Sim::kNone) {
+        return R{kCause, absl::StrCat("update ", id,
+                                      " wasn't found on the server. This is most likely a "
+                                      "transient error which will be resolved automatically by "
+                                      "retries")};
+      }
+      if (state != need) {
+        return R{kCause, absl::StrCat("invalid ", kind, " message for update ", id,
+                                      " in its current state")};
+      }
+      sim[id] = next;
+      return std::nullopt;
+    };
+    std::set<std::string> taken;
+    for (const auto& c : req.commands()) {
+      if (c.command_type() != ev1::COMMAND_TYPE_PROTOCOL_MESSAGE) continue;
+      const std::string& id = c.protocol_message_command_attributes().message_id();
+      auto m = by_id.find(id);
+      if (m == by_id.end() || !taken.insert(id).second)
+        return R{kCause, absl::StrCat("ProtocolMessageCommand referenced absent message ID ", id)};
+      if (auto bad = check(*m->second)) return bad;
+    }
+    for (const auto& m : req.messages()) {
+      if (taken.contains(m.id())) continue;
+      if (auto bad = check(m)) return bad;
+    }
+    return std::nullopt;
+  }
+
+  // Applies one validated update message (acceptance, rejection, response).
+  void ApplyUpdateMessage(Txn& txn, Execution& ex, const pv1::Message& m) {
+    const std::string id = m.protocol_instance_id();
+    if (m.body().Is<upv1::Acceptance>()) {
+      upv1::Acceptance a;
+      m.body().UnpackTo(&a);
+      auto it = ex.updates.find(id);
+      if (it == ex.updates.end()) {
+        UpdateEntry resurrected;
+        resurrected.request = a.accepted_request();
+        resurrected.seq = ex.next_update_seq++;
+        it = ex.updates.emplace(id, std::move(resurrected)).first;
+      }
+      UpdateEntry& u = it->second;
+      hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+      auto* at = e.mutable_workflow_execution_update_accepted_event_attributes();
+      at->set_protocol_instance_id(id);
+      at->set_accepted_request_message_id(a.accepted_request_message_id());
+      at->set_accepted_request_sequencing_event_id(a.accepted_request_sequencing_event_id());
+      *at->mutable_accepted_request() = a.has_accepted_request() ? a.accepted_request() : u.request;
+      u.state = UpdateState::kAccepted;
+      u.accepted_event_id = e.event_id();
+      txn.after.push_back([this, &ex, id] {
+        NotifyUpdate(ex, id, ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED, nullptr);
+      });
+    } else if (m.body().Is<upv1::Response>()) {
+      upv1::Response r;
+      m.body().UnpackTo(&r);
+      UpdateEntry& u = ex.updates.at(id);
+      hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+      auto* at = e.mutable_workflow_execution_update_completed_event_attributes();
+      *at->mutable_meta() = r.meta();
+      at->mutable_meta()->set_update_id(id);
+      at->set_accepted_event_id(u.accepted_event_id);
+      *at->mutable_outcome() = r.outcome();
+      ex.updates.erase(id);
+      txn.after.push_back([this, &ex, id, outcome = r.outcome()] {
+        NotifyUpdate(ex, id, ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED, &outcome);
+      });
+    } else if (m.body().Is<upv1::Rejection>()) {
+      upv1::Rejection r;
+      m.body().UnpackTo(&r);
+      RejectUpdate(txn, ex, id, r.failure());
+    }
+  }
+
+  // A rejected update leaves no trace: its callers get the failure as the
+  // outcome and a later poll for it finds nothing.
+  void RejectUpdate(Txn& txn, Execution& ex, const std::string& id, const fv1::Failure& failure) {
+    ex.updates.erase(id);
+    upv1::Outcome outcome;
+    *outcome.mutable_failure() = failure;
+    txn.after.push_back([this, &ex, id, outcome = std::move(outcome)] {
+      NotifyUpdate(ex, id, ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED, &outcome);
+    });
+  }
+
+  // Updates the worker received but did not answer: it cannot handle them.
+  void RejectUnprocessedUpdates(Txn& txn, Execution& ex) {
+    std::vector<std::string> ids;
+    for (const auto& [id, u] : ex.updates) {
+      if (u.state == UpdateState::kSent) ids.push_back(id);
+    }
+    for (const auto& id : ids) {
+      if (spdlog::should_log(spdlog::level::warn)) {
+        spdlog::warn("workflow task of {} completed without processing update {}",
+                     ex.ms.workflow_id(), id);
+      }
+      RejectUpdate(txn, ex, id,
+                   ServerApplicationFailure(
+                       "Workflow Update is rejected because it wasn't processed by worker. "
+                       "Probably, Workflow Update is not supported by the worker.",
+                       "UnprocessedUpdate"));
+    }
+  }
+
+  // The real server's skipWorkflowTaskCompletedEvent: a speculative task
+  // that only rejected updates disappears from history.
+  bool DiscardsSpeculativeTask(const Execution& ex,
+                               const wsv1::RespondWorkflowTaskCompletedRequest& req) const {
+    if (!ex.ms.workflow_task().speculative() || req.commands_size() != 0 ||
+        req.force_create_new_workflow_task()) {
+      return false;
+    }
+    const int64_t interleaved =
+        ex.ms.next_event_id() - (ex.ms.last_completed_wft_started_event_id() + 2);
+    if (interleaved > 0 && !req.capabilities().discard_speculative_workflow_task_with_events())
+      return false;
+    if (interleaved > kMaxDiscardedSpeculativeEvents) return false;
+    for (const auto& m : req.messages()) {
+      if (!m.body().Is<upv1::Rejection>()) return false;
+    }
+    return true;
+  }
+
+  void UpdateWorkflowExecution(const wsv1::UpdateWorkflowExecutionRequest& req,
+                               wsv1::UpdateWorkflowExecutionResponse* resp, TimePoint deadline,
+                               Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    if (!req.request().has_meta())
+      return Reply(lock, std::move(done),
+                   InvalidArgumentError("Update meta is not set on request."));
+    if (!req.request().has_input())
+      return Reply(lock, std::move(done),
+                   InvalidArgumentError("Update input is not set on request."));
+    if (req.request().input().name().empty())
+      return Reply(lock, std::move(done),
+                   InvalidArgumentError("Update name is not set on request."));
+    UpdateStage want = req.wait_policy().lifecycle_stage();
+    if (want == ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED)
+      want = ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED;
+    if (want == ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED) {
+      return Reply(lock, std::move(done),
+                   absl::PermissionDeniedError(
+                       "UpdateWorkflowExecution issued asynchronously and waiting on update "
+                       "admitted is not supported."));
+    }
+    if (PayloadsSize(req.request().input().args()) > options_.blob_size_limit)
+      return Reply(lock, std::move(done), InvalidArgumentError("Update input exceeds size limit."));
+    auto found = FindExecution((*ns)->id, req.workflow_execution());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
+    Execution& ex = **found;
+    if (!req.first_execution_run_id().empty() &&
+        ex.ms.first_execution_run_id() != req.first_execution_run_id()) {
+      return Reply(lock, std::move(done), WorkflowNotFoundError("workflow execution not found"));
+    }
+    upv1::Request request = req.request();
+    if (request.meta().update_id().empty()) request.mutable_meta()->set_update_id(NewUuid());
+    const std::string id = request.meta().update_id();
+    auto* ref = resp->mutable_update_ref();
+    ref->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
+    ref->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
+    ref->set_update_id(id);
+    auto fill = [resp](UpdateStage stage, const upv1::Outcome* outcome) {
+      resp->set_stage(stage);
+      if (outcome) *resp->mutable_outcome() = *outcome;
+    };
+    if (ex.closed()) {
+      auto status = LookupUpdate(ex, id);
+      if (!status) {
+        return Reply(lock, std::move(done),
+                     WorkflowNotFoundError("workflow execution already completed"));
+      }
+      fill(status->stage, status->outcome ? &*status->outcome : nullptr);
+      return Reply(lock, std::move(done), absl::OkStatus());
+    }
+    if (!LookupUpdate(ex, id)) {
+      UpdateEntry u;
+      u.request = std::move(request);
+      u.seq = ex.next_update_seq++;
+      ex.updates.emplace(id, std::move(u));
+      // A pending task carries it; a running one's completion schedules the next.
+      if (ex.ms.workflow_task().scheduled_event_id() == 0) {
+        ScheduleSpeculativeWorkflowTask(ex, nullptr);
+      }
+    }
+    WaitForUpdate(ex, id, want, deadline, std::move(fill), std::move(done));
+  }
+
+  void PollWorkflowExecutionUpdate(const wsv1::PollWorkflowExecutionUpdateRequest& req,
+                                   wsv1::PollWorkflowExecutionUpdateResponse* resp,
+                                   TimePoint deadline, Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    if (!req.has_update_ref())
+      return Reply(lock, std::move(done), InvalidArgumentError("UpdateRef is not set on request."));
+    auto found = FindExecution((*ns)->id, req.update_ref().workflow_execution());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
+    Execution& ex = **found;
+    const std::string& id = req.update_ref().update_id();
+    auto* ref = resp->mutable_update_ref();
+    ref->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
+    ref->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
+    ref->set_update_id(id);
+    WaitForUpdate(
+        ex, id, req.wait_policy().lifecycle_stage(), deadline,
+        [resp](UpdateStage stage, const upv1::Outcome* outcome) {
+          resp->set_stage(stage);
+          if (outcome) *resp->mutable_outcome() = *outcome;
+        },
+        std::move(done));
+  }
+
+  // At start-up: accepted, not yet completed updates of open runs come back
+  // from history; a persisted speculative task is dropped (its updates were
+  // only in memory).
+  void RestoreUpdates(Execution& ex) {
+    for (const auto& e : ex.history) {
+      if (e.event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+        const auto& a = e.workflow_execution_update_accepted_event_attributes();
+        UpdateEntry u;
+        u.request = a.accepted_request();
+        u.state = UpdateState::kAccepted;
+        u.seq = ex.next_update_seq++;
+        u.accepted_event_id = e.event_id();
+        ex.updates[a.protocol_instance_id()] = std::move(u);
+      } else if (e.event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) {
+        ex.updates.erase(
+            e.workflow_execution_update_completed_event_attributes().meta().update_id());
+      }
+    }
   }
 
   // ---- workflow task completion ----
@@ -778,20 +1311,30 @@ class EngineImpl {
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_COMPLETE_WORKFLOW_EXECUTION_ATTRIBUTES,
                    "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit."};
         return std::nullopt;
+      case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
+        const auto& a = c.continue_as_new_workflow_execution_command_attributes();
+        if (PayloadsSize(a.input()) > options_.blob_size_limit)
+          return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+                   "ContinueAsNewWorkflowExecutionCommandAttributes.Input exceeds size limit."};
+        if (FromProto(a.workflow_run_timeout()).count() < 0 ||
+            FromProto(a.workflow_task_timeout()).count() < 0 ||
+            FromProto(a.backoff_start_interval()).count() < 0)
+          return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+                   "A valid timeout or backoff is not set on ContinueAsNew command."};
+        return std::nullopt;
+      }
       case ev1::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
       case ev1::COMMAND_TYPE_RECORD_MARKER:
       case ev1::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
       case ev1::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+      case ev1::COMMAND_TYPE_PROTOCOL_MESSAGE:  // checked by ValidateUpdateMessages
         return std::nullopt;
       default: {
         // Not UNHANDLED_COMMAND: SDKs retry that one silently, and this is
         // an error the user must see (in the task failure in history).
         ev1::WorkflowTaskFailedCause cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED;
         switch (c.command_type()) {
-          case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
-            cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES;
-            break;
           case ev1::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
             cause = ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES;
             break;
@@ -845,6 +1388,7 @@ class EngineImpl {
       bad = {ev1::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
              "Workflow has unhandled events; the closing command is rejected."};
     }
+    if (!bad) bad = ValidateUpdateMessages(ex, req);
     if (bad) {
       fv1::Failure failure;
       failure.set_message(bad->second);
@@ -861,11 +1405,19 @@ class EngineImpl {
       return;
     }
 
-    WriteTransientWftEvents(ex);
+    // A speculative task that only rejected updates leaves no events; the
+    // worker rolls back to the last completed task's started event.
+    const bool discard = DiscardsSpeculativeTask(ex, req);
+    if (discard) {
+      resp->set_reset_history_event_id(ex.ms.last_completed_wft_started_event_id());
+    } else {
+      WriteTransientWftEvents(ex);
+    }
     const st::WorkflowTaskInfo wft = ex.ms.workflow_task();
     ex.ms.clear_workflow_task();
-    hv1::HistoryEvent& ce = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
-    {
+    int64_t completed_id = 0;
+    if (!discard) {
+      hv1::HistoryEvent& ce = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
       auto* a = ce.mutable_workflow_task_completed_event_attributes();
       a->set_scheduled_event_id(wft.scheduled_event_id());
       a->set_started_event_id(wft.started_event_id());
@@ -877,9 +1429,9 @@ class EngineImpl {
       if (req.has_deployment_options()) {
         // Versioning is not implemented; the field is accepted and ignored.
       }
+      completed_id = ce.event_id();
+      ex.ms.set_last_completed_wft_started_event_id(wft.started_event_id());
     }
-    const int64_t completed_id = ce.event_id();
-    ex.ms.set_last_completed_wft_started_event_id(wft.started_event_id());
     if (req.has_sticky_attributes() &&
         !req.sticky_attributes().worker_task_queue().name().empty()) {
       ex.ms.set_sticky_task_queue(req.sticky_attributes().worker_task_queue().name());
@@ -890,13 +1442,36 @@ class EngineImpl {
     }
 
     bool need_wft = false;
+    std::set<std::string> applied_messages;
+    auto find_message = [&req](const std::string& id) -> const pv1::Message* {
+      for (const auto& m : req.messages()) {
+        if (m.id() == id) return &m;
+      }
+      return nullptr;
+    };
     for (const auto& c : req.commands()) {
+      if (c.command_type() == ev1::COMMAND_TYPE_PROTOCOL_MESSAGE) {
+        const std::string& id = c.protocol_message_command_attributes().message_id();
+        ApplyUpdateMessage(txn, ex, *find_message(id));
+        applied_messages.insert(id);
+        continue;
+      }
       need_wft |= ApplyCommand(txn, ex, c, completed_id, req.identity());
     }
     if (!ex.closed()) {
+      // Messages without a PROTOCOL_MESSAGE command (rejections) follow the commands.
+      for (const auto& m : req.messages()) {
+        if (!applied_messages.contains(m.id())) ApplyUpdateMessage(txn, ex, m);
+      }
+      if (!req.force_create_new_workflow_task()) RejectUnprocessedUpdates(txn, ex);
       if (ex.ms.buffered_events_size() > 0) need_wft = true;
       FlushBuffered(ex);
-      if (need_wft || req.force_create_new_workflow_task()) ScheduleWorkflowTask(txn, ex);
+      if (need_wft || req.force_create_new_workflow_task()) {
+        ScheduleWorkflowTask(txn, ex);
+      } else if (HasAdmittedUpdates(ex)) {
+        // Updates that arrived while this task ran.
+        ScheduleSpeculativeWorkflowTask(ex, &txn);
+      }
     }
     AnswerAttachedQueries(ex, req);
     // Queries left unanswered go out on their own once this is durable.
@@ -923,7 +1498,15 @@ class EngineImpl {
 
   void WriteTransientWftEvents(Execution& ex) {
     st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
-    if (!wft->transient()) return;
+    if (!wft->transient() && !wft->speculative()) return;
+    if (wft->started_event_id() == 0) {
+      // Not started: only the scheduled event exists.
+      wft->set_speculative(false);
+      hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+      FillWftScheduled(ex, *wft, e.mutable_workflow_task_scheduled_event_attributes());
+      wft->set_scheduled_event_id(e.event_id());
+      return;
+    }
     auto events = TransientEvents(ex);
     for (auto& e : events) {
       hv1::HistoryEvent& w = AppendEvent(ex, e.event_type());
@@ -933,6 +1516,7 @@ class EngineImpl {
       w.set_task_id(next_task_id_++);
     }
     wft->set_transient(false);
+    wft->set_speculative(false);
   }
 
   // Applies a validated command; returns true if it needs a new workflow task.
@@ -1004,6 +1588,10 @@ class EngineImpl {
         }
         return false;
       }
+      case ev1::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+        ContinueAsNew(txn, ex, c.continue_as_new_workflow_execution_command_attributes(),
+                      completed_id);
+        return false;
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION: {
         hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
         auto* ea = e.mutable_workflow_execution_canceled_event_attributes();
@@ -1067,6 +1655,7 @@ class EngineImpl {
     ex.ms.clear_timers();
     ex.ms.clear_sticky_task_queue();
     txn.Touch(&ex);
+    txn.after.push_back([this, &ex] { AbortUpdates(ex); });
   }
 
   // Takes `done` by value: callers hand it over (it must run exactly once).
@@ -1419,6 +2008,79 @@ class EngineImpl {
     return next;
   }
 
+  // The workflow closes this run and starts the next one of its chain: same
+  // workflow id, attempt 1, unset attributes taken from the current run (as
+  // the real server fills them in).
+  void ContinueAsNew(Txn& txn, Execution& prev,
+                     const cmdv1::ContinueAsNewWorkflowExecutionCommandAttributes& a,
+                     int64_t completed_id) {
+    wsv1::StartWorkflowExecutionRequest req;
+    req.set_workflow_id(prev.ms.workflow_id());
+    req.mutable_workflow_type()->set_name(
+        a.workflow_type().name().empty() ? prev.ms.workflow_type() : a.workflow_type().name());
+    req.mutable_task_queue()->set_name(a.task_queue().name().empty() ? prev.ms.task_queue()
+                                                                     : a.task_queue().name());
+    if (a.has_input()) *req.mutable_input() = a.input();
+    if (a.has_header()) *req.mutable_header() = a.header();
+    *req.mutable_workflow_execution_timeout() = prev.ms.execution_timeout();
+    *req.mutable_workflow_run_timeout() =
+        IsSet(a.workflow_run_timeout()) ? a.workflow_run_timeout() : prev.ms.run_timeout();
+    *req.mutable_workflow_task_timeout() = IsSet(a.workflow_task_timeout())
+                                               ? a.workflow_task_timeout()
+                                               : prev.ms.workflow_task_timeout();
+    if (a.has_retry_policy()) {
+      *req.mutable_retry_policy() = a.retry_policy();
+    } else if (prev.ms.has_retry_policy()) {
+      *req.mutable_retry_policy() = prev.ms.retry_policy();
+    }
+    if (a.has_memo()) {
+      *req.mutable_memo() = a.memo();
+    } else if (prev.ms.has_memo()) {
+      *req.mutable_memo() = prev.ms.memo();
+    }
+    if (a.has_search_attributes()) {
+      *req.mutable_search_attributes() = a.search_attributes();
+    } else if (prev.ms.has_search_attributes()) {
+      *req.mutable_search_attributes() = prev.ms.search_attributes();
+    }
+    req.set_identity(prev.history.front().workflow_execution_started_event_attributes().identity());
+
+    hv1::HistoryEvent& e = AppendEvent(prev, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    const int64_t closing_index = static_cast<int64_t>(prev.history.size()) - 1;
+    {
+      auto* ea = e.mutable_workflow_execution_continued_as_new_event_attributes();
+      *ea->mutable_workflow_type() = req.workflow_type();
+      ea->mutable_task_queue()->set_name(req.task_queue().name());
+      ea->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
+      if (a.has_input()) *ea->mutable_input() = a.input();
+      *ea->mutable_workflow_run_timeout() = req.workflow_run_timeout();
+      *ea->mutable_workflow_task_timeout() = req.workflow_task_timeout();
+      ea->set_workflow_task_completed_event_id(completed_id);
+      *ea->mutable_backoff_start_interval() = a.backoff_start_interval();
+      ea->set_initiator(ev1::CONTINUE_AS_NEW_INITIATOR_WORKFLOW);
+      if (a.has_failure()) *ea->mutable_failure() = a.failure();
+      if (a.has_last_completion_result())
+        *ea->mutable_last_completion_result() = a.last_completion_result();
+      if (a.has_header()) *ea->mutable_header() = a.header();
+      if (req.has_memo()) *ea->mutable_memo() = req.memo();
+      if (req.has_search_attributes()) *ea->mutable_search_attributes() = req.search_attributes();
+    }
+    Close(txn, prev, ev1::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+
+    Continuation cont;
+    cont.previous = &prev;
+    cont.initiator = ev1::CONTINUE_AS_NEW_INITIATOR_WORKFLOW;
+    cont.backoff = FromProto(a.backoff_start_interval());
+    cont.restart_attempts = true;
+    if (a.has_last_completion_result()) cont.last_completion_result = &a.last_completion_result();
+    Execution& next = CreateExecution(txn, namespaces_.at(prev.ns_id()), req, &cont);
+    ScheduleFirstWorkflowTask(txn, next);
+    prev.history[closing_index]
+        .mutable_workflow_execution_continued_as_new_event_attributes()
+        ->set_new_execution_run_id(next.ms.run_id());
+    prev.ms.set_new_execution_run_id(next.ms.run_id());
+  }
+
   ev1::RetryState DecideRetry(const st::ActivityInfo& ai, const fv1::Failure& failure,
                               ev1::TimeoutType timeout, std::chrono::nanoseconds* delay) {
     const cv1::RetryPolicy& rp = ai.retry_policy();
@@ -1661,7 +2323,9 @@ class EngineImpl {
     const Execution* previous = nullptr;
     ev1::ContinueAsNewInitiator initiator = ev1::CONTINUE_AS_NEW_INITIATOR_UNSPECIFIED;
     const fv1::Failure* failure = nullptr;
+    const cv1::Payloads* last_completion_result = nullptr;
     std::chrono::nanoseconds backoff{0};
+    bool restart_attempts = false;  // continue-as-new: the new run is attempt 1
   };
 
   Execution& CreateExecution(Txn& txn, const Namespace& ns,
@@ -1682,7 +2346,7 @@ class EngineImpl {
     ms.set_task_queue(req.task_queue().name());
     ms.set_status(ev1::WORKFLOW_EXECUTION_STATUS_RUNNING);
     ms.set_next_event_id(1);
-    ms.set_attempt(cont.previous ? cont.previous->ms.attempt() + 1 : 1);
+    ms.set_attempt(cont.previous && !cont.restart_attempts ? cont.previous->ms.attempt() + 1 : 1);
     ms.set_start_request_id(req.request_id());
     TimePoint now = Now();
     ToProto(now, ms.mutable_start_time());
@@ -1728,6 +2392,8 @@ class EngineImpl {
       a->set_continued_execution_run_id(cont.previous->ms.run_id());
       a->set_initiator(cont.initiator);
       if (cont.failure) *a->mutable_continued_failure() = *cont.failure;
+      if (cont.last_completion_result)
+        *a->mutable_last_completion_result() = *cont.last_completion_result;
       // The execution timeout spans all runs of the chain.
       if (IsSet(cont.previous->ms.execution_expiration_time())) {
         *ms.mutable_execution_expiration_time() = cont.previous->ms.execution_expiration_time();
@@ -1793,7 +2459,7 @@ class EngineImpl {
   void ForceCloseWorkflowTask(Txn& txn, Execution& ex) {
     txn.Touch(&ex);
     const st::WorkflowTaskInfo wft = ex.ms.workflow_task();
-    if (wft.started_event_id() != 0 && !wft.transient()) {
+    if (wft.started_event_id() != 0 && !wft.transient() && !wft.speculative()) {
       hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_FAILED);
       auto* a = e.mutable_workflow_task_failed_event_attributes();
       a->set_scheduled_event_id(wft.scheduled_event_id());
@@ -2279,6 +2945,16 @@ class EngineImpl {
     // Rebuild queues and timers of open runs.
     for (Execution* ex : start_order_) {
       if (ex->closed()) continue;
+      RestoreUpdates(*ex);
+      if (ex->ms.workflow_task().speculative()) {
+        ex->ms.clear_workflow_task();
+        if (ex->ms.buffered_events_size() > 0) {
+          Txn txn;
+          FlushBuffered(*ex);
+          ScheduleWorkflowTask(txn, *ex);
+          Commit(txn, nullptr);
+        }
+      }
       ArmRunTimeout(*ex);
       if (IsSet(ex->ms.first_workflow_task_at())) ArmFirstWorkflowTask(*ex);
       st::WorkflowTaskInfo* wft = ex->ms.mutable_workflow_task();
@@ -2570,6 +3246,18 @@ void Engine::TerminateWorkflowExecution(const wsv1::TerminateWorkflowExecutionRe
 void Engine::QueryWorkflow(const wsv1::QueryWorkflowRequest& req, wsv1::QueryWorkflowResponse* resp,
                            common::TimePoint deadline, Done done) {
   impl_->QueryWorkflow(req, resp, deadline, std::move(done));
+}
+
+void Engine::UpdateWorkflowExecution(const wsv1::UpdateWorkflowExecutionRequest& req,
+                                     wsv1::UpdateWorkflowExecutionResponse* resp,
+                                     common::TimePoint deadline, Done done) {
+  impl_->UpdateWorkflowExecution(req, resp, deadline, std::move(done));
+}
+
+void Engine::PollWorkflowExecutionUpdate(const wsv1::PollWorkflowExecutionUpdateRequest& req,
+                                         wsv1::PollWorkflowExecutionUpdateResponse* resp,
+                                         common::TimePoint deadline, Done done) {
+  impl_->PollWorkflowExecutionUpdate(req, resp, deadline, std::move(done));
 }
 
 void Engine::GetWorkflowExecutionHistory(const wsv1::GetWorkflowExecutionHistoryRequest& req,

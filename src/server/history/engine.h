@@ -80,6 +80,15 @@ class Engine {
   void QueryWorkflow(const wsv1::QueryWorkflowRequest& req, wsv1::QueryWorkflowResponse* resp,
                      common::TimePoint deadline, Done done);
 
+  // Workflow updates. `deadline`: the caller's; without one the wait is
+  // capped at the server's long-poll interval and the reached stage returned.
+  void UpdateWorkflowExecution(const wsv1::UpdateWorkflowExecutionRequest& req,
+                               wsv1::UpdateWorkflowExecutionResponse* resp,
+                               common::TimePoint deadline, Done done);
+  void PollWorkflowExecutionUpdate(const wsv1::PollWorkflowExecutionUpdateRequest& req,
+                                   wsv1::PollWorkflowExecutionUpdateResponse* resp,
+                                   common::TimePoint deadline, Done done);
+
   // Reads.
   void GetWorkflowExecutionHistory(const wsv1::GetWorkflowExecutionHistoryRequest& req,
                                    wsv1::GetWorkflowExecutionHistoryResponse* resp,
