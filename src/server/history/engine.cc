@@ -901,6 +901,7 @@ class EngineImpl {
       }
     }
     const int64_t completed_id = ce.event_id();
+    RecordResetPoint(ex, req, completed_id);
     ex.ms.set_last_completed_wft_started_event_id(wft.started_event_id());
     if (req.has_sticky_attributes() &&
         !req.sticky_attributes().worker_task_queue().name().empty()) {
@@ -2166,6 +2167,8 @@ class EngineImpl {
     info->set_state_transition_count(ex.ms.state_transition_count());
     info->set_history_size_bytes(ex.ms.history_size_bytes());
     info->set_first_run_id(ex.ms.first_execution_run_id());
+    if (ex.ms.has_auto_reset_points())
+      *info->mutable_auto_reset_points() = ex.ms.auto_reset_points();
     if (IsSet(ex.ms.close_time())) {
       ToProto(FromProto(ex.ms.close_time()) - FromProto(ex.ms.execution_time()),
               info->mutable_execution_duration());
@@ -2277,6 +2280,28 @@ class EngineImpl {
     txn.namespaces.push_back({ns.id, name, ns.info.SerializeAsString()});
     namespace_ids_[name] = ns.id;
     namespaces_[ns.id] = std::move(ns);
+  }
+
+  // ---- auto-reset points ----
+  // The first workflow task completed by each (binary checksum, build id)
+  // becomes a reset point, as on the real server (at most 20, oldest dropped).
+  void RecordResetPoint(Execution& ex, const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                        int64_t completed_id) {
+    constexpr int kMaxResetPoints = 20;
+    std::string build_id = req.deployment_options().build_id();
+    if (build_id.empty()) build_id = req.worker_version_stamp().build_id();
+    auto* points = ex.ms.mutable_auto_reset_points()->mutable_points();
+    for (const auto& p : *points) {
+      if (p.binary_checksum() == req.binary_checksum() && p.build_id() == build_id) return;
+    }
+    if (points->size() >= kMaxResetPoints) points->DeleteSubrange(0, 1);
+    auto* point = points->Add();
+    point->set_binary_checksum(req.binary_checksum());
+    point->set_build_id(build_id);
+    point->set_run_id(ex.ms.run_id());
+    point->set_first_workflow_task_completed_id(completed_id);
+    ToProto(Now(), point->mutable_create_time());
+    point->set_resettable(true);
   }
 
   // ---- search attributes (OperatorService) ----
