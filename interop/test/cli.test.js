@@ -162,3 +162,29 @@ test('a failed workflow: result exits 1, history still replays', TEST, async (t)
     await replay(history, workflowId);
   });
 });
+
+test('reset points, search attributes and delete with a TS SDK worker', TEST, async (t) => {
+  await withTestWorker(t, async (taskQueue) => {
+    const sa = await cli(['operator', 'search-attribute', 'create', '--name', 'CliInteropScore',
+      '--type', 'Int']);
+    assert.equal(sa.code, 0, sa.stderr);
+    const workflowId = h.uniqueId('cli-delete');
+    await cliJson(['workflow', 'start', '--type', 'queryWorkflow', '-t', taskQueue, '-w', workflowId,
+      '-i', '"bob"', '--search-attribute', 'CliInteropScore=7']);
+    // The worker has completed a workflow task once the query is answered.
+    await cliJson(['workflow', 'query', '-w', workflowId, '--name', 'state']);
+    const points = await cliJson(['workflow', 'describe', '-w', workflowId, '--reset-points']);
+    assert.ok(points.length >= 1, JSON.stringify(points));
+    assert.deepEqual(Object.keys(points[0]), ['BinaryChecksum', 'CreateTime', 'RunId', 'EventId']);
+
+    const list = await cliJson(['workflow', 'list', '-q', 'CliInteropScore >= 7']);
+    assert.deepEqual(list.map((e) => e.execution.workflowId), [workflowId]);
+
+    const del = await cli(['workflow', 'delete', '-w', workflowId]);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'Delete workflow succeeded\n');
+    const gone = await cli(['workflow', 'describe', '-w', workflowId]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^Error: failed describing workflow: /);
+  });
+});

@@ -96,10 +96,10 @@ void Connection::Check(const grpc::Status& status, std::string_view what) const 
   if (status.ok()) return;
   switch (status.error_code()) {
     case grpc::StatusCode::UNIMPLEMENTED:
-      throw CliError(
-          status.error_message().empty()
-              ? fmt::format("the server does not support {}", what)
-              : fmt::format("the server does not support {} ({})", what, status.error_message()));
+      throw CliError(status.error_message().empty()
+                         ? fmt::format("{}: the server does not implement this operation", what)
+                         : fmt::format("{}: the server does not implement this operation ({})",
+                                       what, status.error_message()));
     case grpc::StatusCode::UNAVAILABLE:
       throw CliError(fmt::format("{}: server at {} is unavailable: {}", what, options_.address,
                                  status.error_message()));

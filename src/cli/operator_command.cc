@@ -251,7 +251,7 @@ int RunSearchAttributeCreate(Runtime& rt, const std::vector<std::string>& names,
   auto& conn = rt.connection();
   os::AddSearchAttributesResponse resp;
   conn.Check(conn.operator_service().AddSearchAttributes(conn.NewContext().get(), req, &resp),
-             "adding search attributes");
+             "unable to add search attributes");
   rt.printer().Println("Search attributes have been added");
   return 0;
 }
@@ -262,7 +262,7 @@ int RunSearchAttributeList(Runtime& rt) {
   auto& conn = rt.connection();
   os::ListSearchAttributesResponse resp;
   conn.Check(conn.operator_service().ListSearchAttributes(conn.NewContext().get(), req, &resp),
-             "listing search attributes");
+             "unable to list search attributes");
   auto& p = rt.printer();
   if (p.json()) {
     p.PrintJson(ProtoToJson(resp, rt.shorthand_payloads()));
@@ -290,7 +290,7 @@ int RunSearchAttributeRemove(Runtime& rt, const std::vector<std::string>& names,
   auto& conn = rt.connection();
   os::RemoveSearchAttributesResponse resp;
   conn.Check(conn.operator_service().RemoveSearchAttributes(conn.NewContext().get(), req, &resp),
-             "removing search attributes");
+             "unable to remove search attributes");
   rt.printer().Println("Search attributes have been removed");
   return 0;
 }

@@ -24,7 +24,14 @@ struct StartDevFlags {
   std::vector<std::string> sqlite_pragmas;
   bool headless = false;
   int ui_port = 0;
+  std::vector<std::string> search_attributes;
+  int metrics_port = 0;
 };
+
+// "127.0.0.1" -> "localhost", as the official CLI prints addresses.
+std::string FriendlyHost(const std::string& ip) {
+  return ip == "127.0.0.1" || ip == "::1" ? "localhost" : ip;
+}
 
 int RunStartDev(const StartDevFlags& flags) {
   auto level = spdlog::level::from_str(flags.log_level);
@@ -47,6 +54,15 @@ int RunStartDev(const StartDevFlags& flags) {
     }
     options.sqlite_pragmas.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
+  for (const auto& kv : flags.search_attributes) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) {
+      fmt::print(stderr, "Error: --search-attribute wants NAME=TYPE, got {:?}\n", kv);
+      return 1;
+    }
+    options.search_attributes.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  options.metrics_port = flags.metrics_port;
   for (const auto& kv : flags.dynamic_config) {
     // Accepted for compatibility with the official dev server's launchers
     // (e.g. the TypeScript SDK's test environment); none changes behaviour yet.
@@ -65,10 +81,15 @@ int RunStartDev(const StartDevFlags& flags) {
     fmt::print(stderr, "Error: failed to start the dev server: {}\n", server.status().ToString());
     return 1;
   }
+  // The official start-dev banner (CLI 0.x/1.0 layout): `Server:` first, so
+  // launchers can wait for that line.
   fmt::print("CLI {} (Server {})\n\n", Version(), Version());
-  fmt::print("Server:  {}\n", (*server)->address());
-  if (!flags.headless) fmt::print("UI:      (not available in this build)\n");
-  fmt::print("Database: {}\n", flags.db_filename.empty() ? "in-memory" : flags.db_filename);
+  fmt::print("{:<8} {}\n", "Server:", (*server)->address());
+  if (!flags.headless) fmt::print("{:<8} {}\n", "UI:", "(not available in this build)");
+  fmt::print("{:<8} http://{}:{}/metrics\n", "Metrics:", FriendlyHost(flags.ip),
+             (*server)->metrics_port());
+  fmt::print("{:<8} {}\n",
+             "Database:", flags.db_filename.empty() ? "in-memory" : flags.db_filename);
   std::fflush(stdout);
 
   std::thread waiter([&] {
@@ -105,6 +126,13 @@ void AddServerCommand(CLI::App& app, int* exit_code) {
                         "Dynamic configuration value KEY=JSON_VALUE (accepted; not applied)");
   start_dev->add_option("--sqlite-pragma", flags->sqlite_pragmas,
                         "SQLite pragma KEY=VALUE applied at open (repeatable)");
+  start_dev->add_option("--search-attribute", flags->search_attributes,
+                        "Search attribute NAME=TYPE to register at start (repeatable); types: "
+                        "Text, Keyword, Int, Double, Bool, Datetime, KeywordList");
+  start_dev
+      ->add_option("--metrics-port", flags->metrics_port,
+                   "Port for /metrics (Prometheus text format; default: a free port)")
+      ->check(CLI::Range(0, 65535));
   start_dev->add_flag("--headless", flags->headless, "Disable the web UI");
   start_dev->add_option("--ui-port", flags->ui_port, "Port for the web UI (no UI in this build)");
   start_dev->callback([flags, exit_code] { *exit_code = RunStartDev(*flags); });

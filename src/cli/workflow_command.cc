@@ -1,5 +1,6 @@
 // `temporal workflow ...`: start, execute, describe, list, count, show,
-// result, signal, query, stack, cancel, terminate, delete, signal-with-start.
+// result, signal, query, stack, cancel, terminate, delete, signal-with-start,
+// update (execute, start, result, describe).
 #include <absl/strings/escaping.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -24,6 +26,7 @@ namespace ws = temporal::api::workflowservice::v1;
 namespace common = temporal::api::common::v1;
 namespace enums = temporal::api::enums::v1;
 namespace history = temporal::api::history::v1;
+namespace update = temporal::api::update::v1;
 
 std::string NewUuid() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -970,7 +973,7 @@ int RunDelete(Runtime& rt, const SingleOrBatch& target) {
   *req.mutable_workflow_execution() = target.ref.Execution();
   ws::DeleteWorkflowExecutionResponse resp;
   conn.Check(conn.workflow().DeleteWorkflowExecution(conn.NewContext().get(), req, &resp),
-             "workflow deletion");
+             "failed deleting workflow");
   rt.printer().Println("Delete workflow succeeded");
   return 0;
 }
@@ -1044,6 +1047,177 @@ int RunSignalWithStart(Runtime& rt, StartFlags& flags, const std::string& signal
                {"RunId", resp.run_id()},
                {"Type", flags.type},
                {"Namespace", rt.namespace_()}});
+  return 0;
+}
+
+// --- update ------------------------------------------------------------------
+
+// `workflow update execute|start|result|describe` flags.
+struct UpdateFlags {
+  WorkflowRef ref;
+  std::string name;
+  std::string update_id;
+  std::string first_execution_run_id;
+  std::vector<std::string> headers;
+  std::string wait_for_stage;
+  PayloadInput input;
+
+  void AddTarget(CLI::App* cmd) {
+    ref.Add(cmd);
+    cmd->add_option("--update-id", update_id, "Update ID (default for a new Update: a UUID)");
+  }
+  void AddStarting(CLI::App* cmd) {
+    AddTarget(cmd);
+    cmd->add_option("--name,--type", name, "Update handler name")->required();
+    cmd->add_option("--first-execution-run-id", first_execution_run_id,
+                    "Send the Update to the last run of the chain started with this Run ID");
+    cmd->add_option("--headers", headers, "Temporal workflow header KEY=JSON_VALUE (repeatable)");
+    input.Add(cmd);
+  }
+};
+
+std::string UpdateStageName(enums::UpdateWorkflowExecutionLifecycleStage stage) {
+  return enums::UpdateWorkflowExecutionLifecycleStage_Name(stage);
+}
+
+// Polls until the Update reaches `stage` (COMPLETED: has an outcome).
+ws::PollWorkflowExecutionUpdateResponse PollUpdate(
+    Runtime& rt, const update::UpdateRef& ref,
+    std::optional<enums::UpdateWorkflowExecutionLifecycleStage> stage) {
+  auto& conn = rt.connection();
+  for (;;) {
+    ws::PollWorkflowExecutionUpdateRequest req;
+    req.set_namespace_(rt.namespace_());
+    *req.mutable_update_ref() = ref;
+    req.set_identity(conn.identity());
+    if (stage) req.mutable_wait_policy()->set_lifecycle_stage(*stage);
+    ws::PollWorkflowExecutionUpdateResponse resp;
+    // The server answers a long poll before its own deadline; keep polling.
+    conn.Check(conn.workflow().PollWorkflowExecutionUpdate(
+                   conn.NewContext(stage ? std::optional<std::chrono::milliseconds>(
+                                               std::chrono::seconds(70))
+                                         : std::chrono::seconds(30))
+                       .get(),
+                   req, &resp),
+               "unable to poll update");
+    if (!stage || resp.has_outcome() ||
+        (*stage != enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED &&
+         resp.stage() >= *stage)) {
+      return resp;
+    }
+  }
+}
+
+// Adds the outcome to `out`: "result" (the value) or "failure" (the Failure
+// in JSON, its message in text).
+nlohmann::ordered_json UpdateOutcomeJson(Runtime& rt, const update::Outcome& outcome,
+                                         nlohmann::ordered_json out) {
+  if (outcome.has_success()) {
+    const auto& payloads = outcome.success();
+    out["result"] =
+        payloads.payloads_size() == 1 ? PayloadJson(payloads.payloads(0)) : PayloadsJson(payloads);
+  } else if (outcome.has_failure()) {
+    out["failure"] = rt.printer().json() ? ProtoToJson(outcome.failure(), rt.shorthand_payloads())
+                                         : nlohmann::ordered_json(outcome.failure().message());
+  }
+  return out;
+}
+
+void PrintUpdateJson(Runtime& rt, const nlohmann::ordered_json& value) {
+  auto& p = rt.printer();
+  if (p.json()) {
+    p.PrintJson(value);
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& [k, v] : value.items()) {
+    std::string key = k == "updateId" ? "UpdateId" : k;
+    key[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(key[0])));
+    rows.emplace_back(key, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  p.PrintCard(rows);
+}
+
+// execute (wait for COMPLETED) and start (wait for ACCEPTED).
+int RunUpdateStart(Runtime& rt, UpdateFlags& flags, bool wait_completed) {
+  using Stage = enums::UpdateWorkflowExecutionLifecycleStage;
+  Stage stage = enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED;
+  if (!wait_completed) {
+    if (flags.wait_for_stage != "accepted") {
+      throw CliError(fmt::format("invalid wait for stage: {}, valid values are: 'accepted'",
+                                 flags.wait_for_stage));
+    }
+    stage = enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED;
+  }
+  if (flags.update_id.empty()) flags.update_id = NewUuid();
+  auto& conn = rt.connection();
+  ws::UpdateWorkflowExecutionRequest req;
+  req.set_namespace_(rt.namespace_());
+  *req.mutable_workflow_execution() = flags.ref.Execution();
+  req.set_first_execution_run_id(flags.first_execution_run_id);
+  req.mutable_wait_policy()->set_lifecycle_stage(stage);
+  auto* request = req.mutable_request();
+  request->mutable_meta()->set_update_id(flags.update_id);
+  request->mutable_meta()->set_identity(conn.identity());
+  request->mutable_input()->set_name(flags.name);
+  auto args = flags.input.Build();
+  if (args.payloads_size() > 0) *request->mutable_input()->mutable_args() = std::move(args);
+  if (!flags.headers.empty()) {
+    FillPayloadMap(flags.headers, "--headers",
+                   request->mutable_input()->mutable_header()->mutable_fields());
+  }
+  ws::UpdateWorkflowExecutionResponse resp;
+  // Until the Update is accepted the server may answer early with a lower
+  // stage; send it again (same update id: the server deduplicates).
+  for (;;) {
+    resp.Clear();
+    conn.Check(conn.workflow().UpdateWorkflowExecution(
+                   conn.NewContext(std::chrono::seconds(70)).get(), req, &resp),
+               "unable to update workflow");
+    if (resp.has_outcome() ||
+        resp.stage() >= enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED) {
+      break;
+    }
+  }
+  update::Outcome outcome = resp.outcome();
+  if (wait_completed && !resp.has_outcome()) {
+    update::UpdateRef ref = resp.update_ref();
+    if (ref.update_id().empty()) {
+      *ref.mutable_workflow_execution() = req.workflow_execution();
+      ref.set_update_id(flags.update_id);
+    }
+    outcome = PollUpdate(rt, ref, stage).outcome();
+  }
+  if (outcome.has_failure()) {
+    throw CliError(fmt::format("unable to update workflow: {}", outcome.failure().message()));
+  }
+  nlohmann::ordered_json out = {{"name", flags.name}, {"updateId", flags.update_id}};
+  if (wait_completed) out = UpdateOutcomeJson(rt, outcome, out);
+  PrintUpdateJson(rt, out);
+  return 0;
+}
+
+update::UpdateRef TargetRef(const UpdateFlags& flags) {
+  if (flags.update_id.empty()) throw CliError("--update-id flag must be provided");
+  update::UpdateRef ref;
+  *ref.mutable_workflow_execution() = flags.ref.Execution();
+  ref.set_update_id(flags.update_id);
+  return ref;
+}
+
+int RunUpdateResult(Runtime& rt, const UpdateFlags& flags) {
+  auto resp =
+      PollUpdate(rt, TargetRef(flags), enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED);
+  PrintUpdateJson(rt, UpdateOutcomeJson(rt, resp.outcome(), {{"updateId", flags.update_id}}));
+  if (resp.outcome().has_failure()) throw CliError("update is failed");
+  return 0;
+}
+
+int RunUpdateDescribe(Runtime& rt, const UpdateFlags& flags) {
+  auto resp = PollUpdate(rt, TargetRef(flags), std::nullopt);
+  auto out = UpdateOutcomeJson(rt, resp.outcome(), {{"updateId", flags.update_id}});
+  out["stage"] = UpdateStageName(resp.stage());
+  PrintUpdateJson(rt, out);
   return 0;
 }
 
@@ -1174,6 +1348,40 @@ void AddWorkflowCommands(CLI::App& app, Action* action) {
     auto target = std::make_shared<SingleOrBatch>();
     target->Add(cmd);
     cmd->callback([=] { *action = [=](Runtime& rt) { return RunDelete(rt, *target); }; });
+  }
+  {
+    auto* upd = wf->add_subcommand("update", "Send and interact with Updates");
+    upd->require_subcommand(1);
+    {
+      auto* cmd = upd->add_subcommand("execute", "Send an Update and wait for it to complete");
+      auto flags = std::make_shared<UpdateFlags>();
+      flags->AddStarting(cmd);
+      cmd->callback(
+          [=] { *action = [=](Runtime& rt) { return RunUpdateStart(rt, *flags, true); }; });
+    }
+    {
+      auto* cmd =
+          upd->add_subcommand("start", "Send an Update and wait for it to be accepted or rejected");
+      auto flags = std::make_shared<UpdateFlags>();
+      flags->AddStarting(cmd);
+      cmd->add_option("--wait-for-stage", flags->wait_for_stage,
+                      "Update stage to wait for: accepted (required)")
+          ->required();
+      cmd->callback(
+          [=] { *action = [=](Runtime& rt) { return RunUpdateStart(rt, *flags, false); }; });
+    }
+    {
+      auto* cmd = upd->add_subcommand("result", "Wait for a specific Update to complete");
+      auto flags = std::make_shared<UpdateFlags>();
+      flags->AddTarget(cmd);
+      cmd->callback([=] { *action = [=](Runtime& rt) { return RunUpdateResult(rt, *flags); }; });
+    }
+    {
+      auto* cmd = upd->add_subcommand("describe", "Obtain status info about a specific Update");
+      auto flags = std::make_shared<UpdateFlags>();
+      flags->AddTarget(cmd);
+      cmd->callback([=] { *action = [=](Runtime& rt) { return RunUpdateDescribe(rt, *flags); }; });
+    }
   }
 }
 

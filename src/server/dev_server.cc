@@ -8,9 +8,12 @@
 
 #include "common/grpc_util.h"
 #include "server/frontend/health_service.h"
+#include "server/frontend/operator_service.h"
 #include "server/frontend/workflow_service.h"
 #include "server/history/engine.h"
+#include "server/metrics.h"
 #include "server/persistence/store.h"
+#include "server/visibility/search_attributes.h"
 #include "temporalio/version.h"
 
 namespace temporalio::server {
@@ -18,9 +21,11 @@ namespace temporalio::server {
 class DevServerImpl {
  public:
   common::SystemClock clock;
+  Metrics metrics;
   std::unique_ptr<persistence::Store> store;
   std::unique_ptr<history::Engine> engine;
   std::unique_ptr<frontend::WorkflowService> workflow_service;
+  std::unique_ptr<frontend::OperatorService> operator_service;
   std::unique_ptr<frontend::HealthService> health_service;
   std::unique_ptr<grpc::Server> server;
   std::string ip;
@@ -32,28 +37,46 @@ class DevServerImpl {
 
 absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options) {
   auto impl = std::make_unique<DevServerImpl>();
+  history::EngineOptions engine_options;
+  engine_options.namespaces = options.namespaces;
+  for (const auto& [name, type_name] : options.search_attributes) {
+    auto type = visibility::ParseTypeName(type_name);
+    if (!type) {
+      return absl::InvalidArgumentError("invalid search attribute type '" + type_name + "' for " +
+                                        name +
+                                        " (Text, Keyword, Int, Double, Bool, Datetime, "
+                                        "KeywordList)");
+    }
+    engine_options.search_attributes.emplace_back(name, *type);
+  }
   persistence::SqliteOptions sqlite;
   sqlite.path = options.db_filename;
   sqlite.pragmas = options.sqlite_pragmas;
   auto store = persistence::OpenSqliteStore(sqlite);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
-  history::EngineOptions engine_options;
-  engine_options.namespaces = options.namespaces;
   impl->engine = std::make_unique<history::Engine>(impl->store.get(), &impl->clock, engine_options);
   absl::Status started = impl->engine->Start();
   if (!started.ok()) return started;
   // Reported to clients as the server version; matches the API generation.
   impl->workflow_service = std::make_unique<frontend::WorkflowService>(
-      impl->engine.get(), std::string("1.29.0-cpp-") + std::string(Version()));
+      impl->engine.get(), std::string("1.29.0-cpp-") + std::string(Version()), &impl->metrics);
+  impl->operator_service =
+      std::make_unique<frontend::OperatorService>(impl->engine.get(), &impl->metrics);
   impl->health_service = std::make_unique<frontend::HealthService>(
-      std::vector<std::string>{"temporal.api.workflowservice.v1.WorkflowService"});
+      std::vector<std::string>{"temporal.api.workflowservice.v1.WorkflowService",
+                               "temporal.api.operatorservice.v1.OperatorService"});
 
+  if (options.metrics_port >= 0) {
+    absl::Status serving = impl->metrics.Serve(options.ip, options.metrics_port);
+    if (!serving.ok()) return serving;
+  }
   grpc::ServerBuilder builder;
   impl->ip = options.ip;
   builder.AddListeningPort(common::JoinHostPort(options.ip, options.port),
                            grpc::InsecureServerCredentials(), &impl->port);
   builder.RegisterService(impl->workflow_service.get());
+  builder.RegisterService(impl->operator_service.get());
   builder.RegisterService(impl->health_service.get());
   // Histories and payloads can be large; the real frontend accepts up to 128 MiB.
   builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
@@ -73,6 +96,10 @@ DevServer::~DevServer() { Shutdown(); }
 int DevServer::port() const { return impl_->port; }
 
 std::string DevServer::address() const { return common::JoinHostPort(impl_->ip, impl_->port); }
+
+int DevServer::metrics_port() const { return impl_->metrics.port(); }
+
+std::string DevServer::MetricsText() const { return impl_->metrics.Text(); }
 
 void DevServer::Shutdown() {
   {

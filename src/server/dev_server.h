@@ -21,6 +21,13 @@ struct DevServerOptions {
   // Registered at start besides "default".
   std::vector<std::string> namespaces;
   std::vector<std::pair<std::string, std::string>> sqlite_pragmas;
+  // Custom search attributes (name, type name: Text, Keyword, Int, Double,
+  // Bool, Datetime, KeywordList; case-insensitive) registered at start in
+  // "default" and `namespaces`. A bad one fails Start with INVALID_ARGUMENT.
+  std::vector<std::pair<std::string, std::string>> search_attributes;
+  // Prometheus endpoint http://ip:metrics_port/metrics; 0 picks a free port,
+  // -1 (the default) serves none. Metrics are counted either way.
+  int metrics_port = -1;
 };
 
 class DevServerImpl;
@@ -35,6 +42,10 @@ class DevServer {
   int port() const;
   // "ip:port" to dial.
   std::string address() const;
+  // The metrics endpoint's port; 0 when not serving metrics.
+  int metrics_port() const;
+  // The current metrics in the Prometheus text format.
+  std::string MetricsText() const;
   void Shutdown();
   // Blocks until Shutdown() is called from another thread.
   void Wait();

@@ -25,7 +25,8 @@ namespace cmdv1 = temporal::api::command::v1;
 namespace enums = temporal::api::enums::v1;
 
 inline std::unique_ptr<server::DevServer> StartDevServer() {
-  auto server = server::DevServer::Start({.port = 0});
+  auto server = server::DevServer::Start(
+      {.port = 0, .search_attributes = {{"CustomKeywordField", "Keyword"}}});
   if (!server.ok()) throw std::runtime_error(std::string(server.status().message()));
   return std::move(*server);
 }

@@ -30,7 +30,8 @@ using temporalio::server::DevServer;
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = DevServer::Start({.port = 0});
+    auto server =
+        DevServer::Start({.port = 0, .search_attributes = {{"CustomKeywordField", "Keyword"}}});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     stub_ = ws::WorkflowService::NewStub(

@@ -15,8 +15,57 @@ common::TimePoint Deadline(grpc::CallbackServerContext* context) {
   return d > cap ? cap : d;
 }
 
-history::Done FinishWith(grpc::ServerUnaryReactor* reactor) {
-  return [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); };
+// Task counters, from what a successful call returned.
+template <class Response>
+void CountTasks(Metrics&, const Response&) {}
+void CountTasks(Metrics& m, const wsv1::PollWorkflowTaskQueueResponse& r) {
+  if (!r.task_token().empty()) m.Record(Metrics::Event::kWorkflowTaskStarted);
+}
+void CountTasks(Metrics& m, const wsv1::PollActivityTaskQueueResponse& r) {
+  if (!r.task_token().empty()) m.Record(Metrics::Event::kActivityTaskStarted);
+}
+void CountTasks(Metrics& m, const wsv1::StartWorkflowExecutionResponse& r) {
+  if (r.started()) m.Record(Metrics::Event::kWorkflowStarted);
+}
+void CountTasks(Metrics& m, const wsv1::SignalWithStartWorkflowExecutionResponse& r) {
+  if (r.started()) m.Record(Metrics::Event::kWorkflowStarted);
+}
+void CountTasks(Metrics& m, const wsv1::RespondWorkflowTaskCompletedResponse&) {
+  m.Record(Metrics::Event::kWorkflowTaskCompleted);
+}
+void CountTasks(Metrics& m, const wsv1::RespondWorkflowTaskFailedResponse&) {
+  m.Record(Metrics::Event::kWorkflowTaskFailed);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskCompletedResponse&) {
+  m.Record(Metrics::Event::kActivityTaskCompleted);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskCompletedByIdResponse&) {
+  m.Record(Metrics::Event::kActivityTaskCompleted);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskFailedResponse&) {
+  m.Record(Metrics::Event::kActivityTaskFailed);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskFailedByIdResponse&) {
+  m.Record(Metrics::Event::kActivityTaskFailed);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskCanceledResponse&) {
+  m.Record(Metrics::Event::kActivityTaskCanceled);
+}
+void CountTasks(Metrics& m, const wsv1::RespondActivityTaskCanceledByIdResponse&) {
+  m.Record(Metrics::Event::kActivityTaskCanceled);
+}
+
+// Finishes the call with the engine's outcome, counting it first.
+template <class Response>
+history::Done FinishWith(grpc::ServerUnaryReactor* reactor, Metrics* metrics, const char* operation,
+                         const Response* response) {
+  return [reactor, metrics, operation, response](absl::Status status) {
+    if (metrics) {
+      metrics->RecordRequest("frontend", operation, status);
+      if (status.ok()) CountTasks(*metrics, *response);
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  };
 }
 
 // A long poll that the client may abandon (worker shutdown cancels its polls).
@@ -47,8 +96,9 @@ class PollReactor final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-WorkflowService::WorkflowService(history::Engine* engine, std::string server_version)
-    : engine_(engine), server_version_(std::move(server_version)) {}
+WorkflowService::WorkflowService(history::Engine* engine, std::string server_version,
+                                 Metrics* metrics)
+    : engine_(engine), server_version_(std::move(server_version)), metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* WorkflowService::GetSystemInfo(grpc::CallbackServerContext* context,
                                                          const wsv1::GetSystemInfoRequest*,
@@ -66,6 +116,7 @@ grpc::ServerUnaryReactor* WorkflowService::GetSystemInfo(grpc::CallbackServerCon
   caps->set_sdk_metadata(true);
   caps->set_count_group_by_execution_status(false);
   caps->set_nexus(false);
+  if (metrics_) metrics_->RecordRequest("frontend", "GetSystemInfo", absl::OkStatus());
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -81,23 +132,7 @@ grpc::ServerUnaryReactor* WorkflowService::GetClusterInfo(grpc::CallbackServerCo
   response->set_persistence_store("sqlite");
   response->set_visibility_store("sqlite");
   (*response->mutable_supported_clients())["temporal-cli"] = ">=0.1.0";
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* WorkflowService::GetSearchAttributes(
-    grpc::CallbackServerContext* context, const wsv1::GetSearchAttributesRequest*,
-    wsv1::GetSearchAttributesResponse* response) {
-  namespace ev1 = temporal::api::enums::v1;
-  auto& keys = *response->mutable_keys();
-  keys["WorkflowId"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
-  keys["RunId"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
-  keys["WorkflowType"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
-  keys["ExecutionStatus"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
-  keys["TaskQueue"] = ev1::INDEXED_VALUE_TYPE_KEYWORD;
-  keys["StartTime"] = ev1::INDEXED_VALUE_TYPE_DATETIME;
-  keys["CloseTime"] = ev1::INDEXED_VALUE_TYPE_DATETIME;
+  if (metrics_) metrics_->RecordRequest("frontend", "GetClusterInfo", absl::OkStatus());
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -108,7 +143,7 @@ grpc::ServerUnaryReactor* WorkflowService::GetSearchAttributes(
                                                   const wsv1::Name##Request* request,   \
                                                   wsv1::Name##Response* response) {     \
     auto* reactor = context->DefaultReactor();                                          \
-    engine_->Name(*request, response, FinishWith(reactor));                             \
+    engine_->Name(*request, response, FinishWith(reactor, metrics_, #Name, response));  \
     return reactor;                                                                     \
   }
 
@@ -117,18 +152,20 @@ grpc::ServerUnaryReactor* WorkflowService::GetSearchAttributes(
                                                   const wsv1::Name##Request* request,   \
                                                   wsv1::Name##Response* response) {     \
     auto* reactor = context->DefaultReactor();                                          \
-    engine_->Name(*request, response, Deadline(context), FinishWith(reactor));          \
+    engine_->Name(*request, response, Deadline(context),                                \
+                  FinishWith(reactor, metrics_, #Name, response));                      \
     return reactor;                                                                     \
   }
 
-#define TEMPORALIO_FORWARD_POLL(Name)                                                        \
-  grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context,      \
-                                                  const wsv1::Name##Request* request,        \
-                                                  wsv1::Name##Response* response) {          \
-    auto* reactor = new PollReactor(engine_);                                                \
-    uint64_t id = engine_->Name(*request, response, Deadline(context), FinishWith(reactor)); \
-    reactor->Registered(id);                                                                 \
-    return reactor;                                                                          \
+#define TEMPORALIO_FORWARD_POLL(Name)                                                   \
+  grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context, \
+                                                  const wsv1::Name##Request* request,   \
+                                                  wsv1::Name##Response* response) {     \
+    auto* reactor = new PollReactor(engine_);                                           \
+    uint64_t id = engine_->Name(*request, response, Deadline(context),                  \
+                                FinishWith(reactor, metrics_, #Name, response));        \
+    reactor->Registered(id);                                                            \
+    return reactor;                                                                     \
   }
 
 TEMPORALIO_FORWARD(RegisterNamespace)
@@ -164,5 +201,7 @@ TEMPORALIO_FORWARD(RespondActivityTaskCanceled)
 TEMPORALIO_FORWARD(RespondActivityTaskCanceledById)
 TEMPORALIO_FORWARD(ResetStickyTaskQueue)
 TEMPORALIO_FORWARD(ShutdownWorker)
+TEMPORALIO_FORWARD(GetSearchAttributes)
+TEMPORALIO_FORWARD(DeleteWorkflowExecution)
 
 }  // namespace temporalio::server::frontend

@@ -7,16 +7,17 @@
 #include <string>
 
 #include "server/history/engine.h"
+#include "server/metrics.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
 namespace temporalio::server::frontend {
 
 namespace wsv1 = temporal::api::workflowservice::v1;
 
-// Thread-safe; `engine` must outlive it.
+// Thread-safe; `engine` (and `metrics`, which may be null) must outlive it.
 class WorkflowService final : public wsv1::WorkflowService::CallbackService {
  public:
-  WorkflowService(history::Engine* engine, std::string server_version);
+  WorkflowService(history::Engine* engine, std::string server_version, Metrics* metrics = nullptr);
 
 #define TEMPORALIO_RPC(Name)                                           \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context, \
@@ -58,11 +59,13 @@ class WorkflowService final : public wsv1::WorkflowService::CallbackService {
   TEMPORALIO_RPC(ResetStickyTaskQueue)
   TEMPORALIO_RPC(ShutdownWorker)
   TEMPORALIO_RPC(GetSearchAttributes)
+  TEMPORALIO_RPC(DeleteWorkflowExecution)
 #undef TEMPORALIO_RPC
 
  private:
   history::Engine* engine_;
   std::string server_version_;
+  Metrics* metrics_;
 };
 
 }  // namespace temporalio::server::frontend

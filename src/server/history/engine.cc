@@ -19,6 +19,7 @@
 #include "server/proto/state.pb.h"
 #include "server/timer/timer_queue.h"
 #include "server/visibility/list_filter.h"
+#include "server/visibility/search_attributes.h"
 #include "temporal/api/enums/v1/event_type.pb.h"
 #include "temporal/api/enums/v1/failed_cause.pb.h"
 #include "temporal/api/history/v1/message.pb.h"
@@ -39,6 +40,7 @@ namespace fv1 = temporal::api::failure::v1;
 namespace cmdv1 = temporal::api::command::v1;
 namespace pv1 = temporal::api::protocol::v1;
 namespace upv1 = temporal::api::update::v1;
+namespace osv1 = temporal::api::operatorservice::v1;
 using common::NewUuid;
 using common::TimePoint;
 
@@ -75,6 +77,7 @@ int64_t PayloadsSize(const cv1::Payloads& p) {
 struct Namespace {
   std::string id;
   wsv1::DescribeNamespaceResponse info;
+  visibility::SearchAttributeTypes custom_search_attributes;
   const std::string& name() const { return info.namespace_info().name(); }
 };
 
@@ -164,6 +167,9 @@ struct Txn {
   std::vector<Execution*> touched;
   std::vector<persistence::NamespaceRecord> namespaces;
   std::vector<persistence::CurrentExecution> current;
+  std::vector<persistence::SearchAttributeRecord> search_attributes;
+  std::vector<persistence::SearchAttributeRecord> removed_search_attributes;
+  std::vector<persistence::DeletedExecution> deleted;
   std::vector<std::function<void()>> after;  // run under the engine lock once durable
   void Touch(Execution* ex) {
     if (std::find(touched.begin(), touched.end(), ex) == touched.end()) touched.push_back(ex);
@@ -195,6 +201,9 @@ class EngineImpl {
   std::unordered_map<uint64_t, UpdateWaiter> update_waiters_;
   uint64_t next_id_ = 1;
   int64_t next_task_id_ = 1;
+  // Deleted runs no longer reachable through the maps above, kept alive until
+  // the commit that deleted them has finished with them (BuryDeletedRuns).
+  std::vector<std::unique_ptr<Execution>> graveyard_;
 
   TimePoint Now() const { return clock_->Now(); }
 
@@ -262,6 +271,9 @@ class EngineImpl {
     persistence::WriteBatch batch;
     batch.namespaces = std::move(txn.namespaces);
     batch.current = std::move(txn.current);
+    batch.search_attributes = std::move(txn.search_attributes);
+    batch.removed_search_attributes = std::move(txn.removed_search_attributes);
+    batch.deleted_executions = std::move(txn.deleted);
     std::vector<std::pair<Execution*, int64_t>> durable_marks;
     for (Execution* ex : txn.touched) {
       ex->ms.set_state_transition_count(ex->ms.state_transition_count() + 1);
@@ -295,6 +307,7 @@ class EngineImpl {
             }
             for (auto& fn : after) fn();
             for (auto& [ex, next] : durable_marks) WakeHistoryWaiters(*ex);
+            if (!graveyard_.empty()) BuryDeletedRuns();
           }
           if (done) done(absl::OkStatus());
         });
@@ -1325,8 +1338,17 @@ class EngineImpl {
       }
       case ev1::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
       case ev1::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+      case ev1::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        absl::Status valid = ValidateSearchAttributes(
+            ex.ns_id(),
+            c.upsert_workflow_search_attributes_command_attributes().search_attributes());
+        if (!valid.ok()) {
+          return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+                   std::string(valid.message())};
+        }
+        return std::nullopt;
+      }
       case ev1::COMMAND_TYPE_RECORD_MARKER:
-      case ev1::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
       case ev1::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
       case ev1::COMMAND_TYPE_PROTOCOL_MESSAGE:  // checked by ValidateUpdateMessages
         return std::nullopt;
@@ -1430,6 +1452,7 @@ class EngineImpl {
         // Versioning is not implemented; the field is accepted and ignored.
       }
       completed_id = ce.event_id();
+      RecordResetPoint(ex, req, completed_id);
       ex.ms.set_last_completed_wft_started_event_id(wft.started_event_id());
     }
     if (req.has_sticky_attributes() &&
@@ -2772,17 +2795,22 @@ class EngineImpl {
         std::min(deadline - std::chrono::milliseconds(500), Now() + options_.history_long_poll);
     w.timer_id = timers_.Schedule(wake, [this, id, key] {
       Done d;
+      absl::Status status = absl::OkStatus();
       {
         std::lock_guard lock(mu_);
         auto it = history_waiters_.find(id);
         if (it == history_waiters_.end()) return;
         auto ex_it = executions_.find(key);
-        TryAnswerHistory(*ex_it->second, it->second.req, it->second.resp, true);
+        if (ex_it == executions_.end()) {
+          status = WorkflowNotFoundError("workflow execution was deleted");
+        } else {
+          TryAnswerHistory(*ex_it->second, it->second.req, it->second.resp, true);
+        }
         d = std::move(it->second.done);
         history_waiters_.erase(it);
         EraseWaiterIndex(key, id);
       }
-      d(absl::OkStatus());
+      d(status);
     });
     history_waiters_by_run_.emplace(key, id);
   }
@@ -2805,6 +2833,8 @@ class EngineImpl {
     info->set_state_transition_count(ex.ms.state_transition_count());
     info->set_history_size_bytes(ex.ms.history_size_bytes());
     info->set_first_run_id(ex.ms.first_execution_run_id());
+    if (ex.ms.has_auto_reset_points())
+      *info->mutable_auto_reset_points() = ex.ms.auto_reset_points();
     if (IsSet(ex.ms.close_time())) {
       ToProto(FromProto(ex.ms.close_time()) - FromProto(ex.ms.execution_time()),
               info->mutable_execution_duration());
@@ -2862,16 +2892,28 @@ class EngineImpl {
     Reply(lock, std::move(done), absl::OkStatus());
   }
 
-  absl::StatusOr<std::vector<const Execution*>> Filter(const std::string& ns_id,
+  static int64_t UnixNanos(const google::protobuf::Timestamp& ts) {
+    return IsSet(ts) ? ts.seconds() * 1000000000 + ts.nanos() : 0;
+  }
+
+  absl::StatusOr<std::vector<const Execution*>> Filter(const Namespace& ns,
                                                        const std::string& query) {
-    auto filter = visibility::ListFilter::Parse(query);
+    auto filter = visibility::ListFilter::Parse(query, ns.custom_search_attributes);
     if (!filter.ok()) return filter.status();
     std::vector<const Execution*> out;
     for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) {
       const Execution* ex = *it;
-      if (ex->ns_id() != ns_id) continue;
-      visibility::ExecutionFields f{ex->ms.workflow_id(), ex->ms.run_id(), ex->ms.workflow_type(),
-                                    ex->ms.status(), ex->ms.task_queue()};
+      if (ex->ns_id() != ns.id) continue;
+      visibility::ExecutionFields f{ex->ms.workflow_id(),
+                                    ex->ms.run_id(),
+                                    ex->ms.workflow_type(),
+                                    ex->ms.status(),
+                                    ex->ms.task_queue(),
+                                    UnixNanos(ex->ms.start_time()),
+                                    UnixNanos(ex->ms.close_time()),
+                                    UnixNanos(ex->ms.execution_time()),
+                                    ex->ms.next_event_id() - 1,
+                                    &ex->ms.search_attributes()};
       if (filter->Matches(f)) out.push_back(ex);
     }
     return out;
@@ -2906,6 +2948,211 @@ class EngineImpl {
     namespaces_[ns.id] = std::move(ns);
   }
 
+  // ---- auto-reset points ----
+  // The first workflow task completed by each (binary checksum, build id)
+  // becomes a reset point, as on the real server (at most 20, oldest dropped).
+  void RecordResetPoint(Execution& ex, const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                        int64_t completed_id) {
+    constexpr int kMaxResetPoints = 20;
+    std::string build_id = req.deployment_options().build_id();
+    if (build_id.empty()) build_id = req.worker_version_stamp().build_id();
+    auto* points = ex.ms.mutable_auto_reset_points()->mutable_points();
+    for (const auto& p : *points) {
+      if (p.binary_checksum() == req.binary_checksum() && p.build_id() == build_id) return;
+    }
+    if (points->size() >= kMaxResetPoints) points->DeleteSubrange(0, 1);
+    auto* point = points->Add();
+    point->set_binary_checksum(req.binary_checksum());
+    point->set_build_id(build_id);
+    point->set_run_id(ex.ms.run_id());
+    point->set_first_workflow_task_completed_id(completed_id);
+    ToProto(Now(), point->mutable_create_time());
+    point->set_resettable(true);
+  }
+
+  // ---- search attributes (OperatorService) ----
+  absl::Status ValidateSearchAttributes(const std::string& ns_id, const cv1::SearchAttributes& sa) {
+    if (sa.indexed_fields().empty()) return absl::OkStatus();
+    return visibility::ValidateSearchAttributes(sa, namespaces_.at(ns_id).custom_search_attributes);
+  }
+
+  // Adds `attributes` to `ns` (in memory and in `txn`). An attribute already
+  // registered with the same type is left alone, as the real server's SQL
+  // visibility does; with another type it is ALREADY_EXISTS.
+  absl::Status RegisterSearchAttributes(
+      Txn& txn, Namespace& ns,
+      const std::vector<std::pair<std::string, visibility::IndexedValueType>>& attributes) {
+    std::map<visibility::IndexedValueType, int> counts;
+    for (const auto& [name, type] : ns.custom_search_attributes) ++counts[type];
+    std::vector<std::pair<std::string, visibility::IndexedValueType>> added;
+    for (const auto& [name, type] : attributes) {
+      if (absl::Status s = visibility::ValidateNewAttributeName(name); !s.ok()) return s;
+      if (type <= ev1::INDEXED_VALUE_TYPE_UNSPECIFIED ||
+          type > ev1::INDEXED_VALUE_TYPE_KEYWORD_LIST) {
+        return InvalidArgumentError(
+            absl::StrCat("Unknown search attribute type: ", ev1::IndexedValueType_Name(type)));
+      }
+      auto it = ns.custom_search_attributes.find(name);
+      if (it != ns.custom_search_attributes.end()) {
+        if (it->second == type) continue;
+        return absl::AlreadyExistsError(absl::StrCat("Search attribute ", name,
+                                                     " already exists with type ",
+                                                     visibility::TypeName(it->second), "."));
+      }
+      if (++counts[type] > visibility::MaxCustomAttributesOfType(type)) {
+        return InvalidArgumentError(
+            absl::StrCat("Unable to create search attributes: cannot have more than ",
+                         visibility::MaxCustomAttributesOfType(type), " search attribute of type ",
+                         visibility::TypeName(type), "."));
+      }
+      added.emplace_back(name, type);
+    }
+    for (const auto& [name, type] : added) {
+      ns.custom_search_attributes[name] = type;
+      txn.search_attributes.push_back({ns.id, name, static_cast<int32_t>(type)});
+    }
+    return absl::OkStatus();
+  }
+
+  void AddSearchAttributes(const osv1::AddSearchAttributesRequest& req, Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    if (req.search_attributes().empty()) {
+      return Reply(lock, std::move(done),
+                   InvalidArgumentError("SearchAttributes are not set on request."));
+    }
+    // Sorted, so errors and counts do not depend on map order.
+    std::map<std::string, visibility::IndexedValueType> sorted(req.search_attributes().begin(),
+                                                               req.search_attributes().end());
+    Namespace copy = **ns;  // all or nothing
+    Txn txn;
+    absl::Status s = RegisterSearchAttributes(txn, copy, {sorted.begin(), sorted.end()});
+    if (!s.ok()) return Reply(lock, std::move(done), s);
+    (*ns)->custom_search_attributes = std::move(copy.custom_search_attributes);
+    if (txn.search_attributes.empty()) return Reply(lock, std::move(done), absl::OkStatus());
+    Commit(txn, std::move(done));
+  }
+
+  void RemoveSearchAttributes(const osv1::RemoveSearchAttributesRequest& req, Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    if (req.search_attributes().empty()) {
+      return Reply(lock, std::move(done),
+                   InvalidArgumentError("SearchAttributes are not set on request."));
+    }
+    auto& custom = (*ns)->custom_search_attributes;
+    for (const auto& name : req.search_attributes()) {
+      if (visibility::SystemSearchAttributes().contains(name)) {
+        return Reply(lock, std::move(done),
+                     InvalidArgumentError(absl::StrCat(
+                         "Unable to remove non-custom search attributes: ", name, ".")));
+      }
+      if (!custom.contains(name)) {
+        return Reply(
+            lock, std::move(done),
+            absl::NotFoundError(absl::StrCat("Search attribute ", name, " doesn't exist.")));
+      }
+    }
+    Txn txn;
+    for (const auto& name : req.search_attributes()) {
+      if (custom.erase(name) > 0) txn.removed_search_attributes.push_back({(*ns)->id, name, 0});
+    }
+    Commit(txn, std::move(done));
+  }
+
+  void ListSearchAttributes(const osv1::ListSearchAttributesRequest& req,
+                            osv1::ListSearchAttributesResponse* resp, Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    for (const auto& [name, type] : visibility::SystemSearchAttributes()) {
+      (*resp->mutable_system_attributes())[name] = type;
+    }
+    for (const auto& [name, type] : (*ns)->custom_search_attributes) {
+      (*resp->mutable_custom_attributes())[name] = type;
+    }
+    Reply(lock, std::move(done), absl::OkStatus());
+  }
+
+  // System attributes plus the custom ones of every namespace (the request
+  // names no namespace).
+  void GetSearchAttributes(wsv1::GetSearchAttributesResponse* resp, Done done) {
+    std::unique_lock lock(mu_);
+    auto& keys = *resp->mutable_keys();
+    for (const auto& [name, type] : visibility::SystemSearchAttributes()) keys[name] = type;
+    for (const auto& [id, ns] : namespaces_) {
+      for (const auto& [name, type] : ns.custom_search_attributes) keys[name] = type;
+    }
+    Reply(lock, std::move(done), absl::OkStatus());
+  }
+
+  // ---- deletion ----
+  // Terminates the run if it is open (as the real server does), then deletes
+  // its state, history and visibility record. Once durable the run leaves
+  // the in-memory maps; the Commit callback then buries it (BuryDeletedRuns).
+  void DeleteWorkflowExecution(const wsv1::DeleteWorkflowExecutionRequest& req, Done done) {
+    std::unique_lock lock(mu_);
+    auto ns = FindNamespace(req.namespace_());
+    if (!ns.ok()) return Reply(lock, std::move(done), ns.status());
+    auto found = FindExecution((*ns)->id, req.workflow_execution());
+    if (!found.ok()) return Reply(lock, std::move(done), found.status());
+    Execution& ex = **found;
+    Txn txn;
+    if (!ex.closed()) Terminate(txn, ex, "Delete workflow execution", nullptr, "");
+    txn.deleted.push_back({ex.ns_id(), ex.ms.workflow_id(), ex.ms.run_id()});
+    txn.after.push_back([this, key = RunKey(ex.ns_id(), ex.ms.run_id())] { DetachRun(key); });
+    Commit(txn, std::move(done));
+  }
+
+  // Removes a run from every index; it stays alive in graveyard_.
+  void DetachRun(const std::string& key) {
+    auto it = executions_.find(key);
+    if (it == executions_.end()) return;
+    Execution* ex = it->second.get();
+    auto cur = current_.find({ex->ns_id(), ex->ms.workflow_id()});
+    if (cur != current_.end() && cur->second == ex->ms.run_id()) current_.erase(cur);
+    start_order_.erase(std::remove(start_order_.begin(), start_order_.end(), ex),
+                       start_order_.end());
+    graveyard_.push_back(std::move(it->second));
+    executions_.erase(it);
+  }
+
+  // Fails what still waits on deleted runs (history long polls, queries) with
+  // NOT_FOUND, then frees them. Runs under the lock, at the end of a commit
+  // callback, once nothing refers to the runs any more.
+  void BuryDeletedRuns() {
+    std::vector<Done> failed;
+    for (const auto& ex : graveyard_) {
+      const std::string key = RunKey(ex->ns_id(), ex->ms.run_id());
+      auto range = history_waiters_by_run_.equal_range(key);
+      for (auto it = range.first; it != range.second; ++it) {
+        auto w = history_waiters_.find(it->second);
+        if (w == history_waiters_.end()) continue;
+        timers_.Cancel(w->second.timer_id);
+        failed.push_back(std::move(w->second.done));
+        history_waiters_.erase(w);
+      }
+      history_waiters_by_run_.erase(key);
+      for (auto it = queries_.begin(); it != queries_.end();) {
+        if (it->second.ns_id == ex->ns_id() && it->second.run_id == ex->ms.run_id()) {
+          timers_.Cancel(it->second.timer_id);
+          failed.push_back(std::move(it->second.done));
+          it = queries_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    graveyard_.clear();
+    for (auto& d : failed) {
+      timers_.Schedule(Now(), [d = std::move(d)] {
+        d(WorkflowNotFoundError("workflow execution was deleted"));
+      });
+    }
+  }
+
   // ---- recovery ----
   absl::Status Load() {
     auto nss = store_->LoadNamespaces();
@@ -2916,6 +3163,14 @@ class EngineImpl {
       if (!ns.info.ParseFromString(r.info)) return absl::DataLossError("bad namespace record");
       namespace_ids_[ns.name()] = ns.id;
       namespaces_[ns.id] = std::move(ns);
+    }
+    auto attributes = store_->LoadSearchAttributes();
+    if (!attributes.ok()) return attributes.status();
+    for (const auto& sa : *attributes) {
+      auto it = namespaces_.find(sa.namespace_id);
+      if (it == namespaces_.end()) continue;
+      it->second.custom_search_attributes[sa.name] =
+          static_cast<visibility::IndexedValueType>(sa.type);
     }
     auto execs = store_->LoadExecutions();
     if (!execs.ok()) return execs.status();
@@ -3004,9 +3259,16 @@ absl::Status Engine::Start() {
   for (const auto& n : wanted) {
     if (!impl_->namespace_ids_.contains(n)) impl_->AddNamespace(txn, n, "", nullptr);
   }
-  if (txn.namespaces.empty()) return absl::OkStatus();
+  for (const auto& n : wanted) {
+    Namespace& ns = impl_->namespaces_.at(impl_->namespace_ids_.at(n));
+    absl::Status added =
+        impl_->RegisterSearchAttributes(txn, ns, impl_->options_.search_attributes);
+    if (!added.ok()) return added;
+  }
+  if (txn.namespaces.empty() && txn.search_attributes.empty()) return absl::OkStatus();
   persistence::WriteBatch batch;
   batch.namespaces = std::move(txn.namespaces);
+  batch.search_attributes = std::move(txn.search_attributes);
   lock.unlock();
   return impl_->store_->CommitSync(std::move(batch));
 }
@@ -3109,6 +3371,7 @@ void Engine::StartWorkflowExecution(const wsv1::StartWorkflowExecutionRequest& r
                                     wsv1::StartWorkflowExecutionResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
   absl::Status valid = impl_->ValidateStart(req);
+  if (valid.ok()) valid = impl_->ValidateSearchAttributes(ns.id, req.search_attributes());
   if (!valid.ok()) return impl_->Reply(lock, std::move(done), valid);
   Txn txn;
   auto existing = impl_->CheckExisting(txn, ns.id, req);
@@ -3178,6 +3441,7 @@ void Engine::SignalWithStartWorkflowExecution(
   if (req.has_workflow_start_delay())
     *start.mutable_workflow_start_delay() = req.workflow_start_delay();
   absl::Status valid = impl_->ValidateStart(start);
+  if (valid.ok()) valid = impl_->ValidateSearchAttributes(ns.id, start.search_attributes());
   if (!valid.ok()) return impl_->Reply(lock, std::move(done), valid);
   Txn txn;
   // A running workflow gets the signal; otherwise a new run starts with it.
@@ -3296,7 +3560,7 @@ void Engine::DescribeWorkflowExecution(const wsv1::DescribeWorkflowExecutionRequ
 void Engine::ListWorkflowExecutions(const wsv1::ListWorkflowExecutionsRequest& req,
                                     wsv1::ListWorkflowExecutionsResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
-  auto matched = impl_->Filter(ns.id, req.query());
+  auto matched = impl_->Filter(ns, req.query());
   if (!matched.ok()) return impl_->Reply(lock, std::move(done), matched.status());
   int64_t offset = 0;
   if (!req.next_page_token().empty()) {
@@ -3316,7 +3580,7 @@ void Engine::ListWorkflowExecutions(const wsv1::ListWorkflowExecutionsRequest& r
 void Engine::CountWorkflowExecutions(const wsv1::CountWorkflowExecutionsRequest& req,
                                      wsv1::CountWorkflowExecutionsResponse* resp, Done done) {
   ENGINE_LOCK_NS(req);
-  auto matched = impl_->Filter(ns.id, req.query());
+  auto matched = impl_->Filter(ns, req.query());
   if (!matched.ok()) return impl_->Reply(lock, std::move(done), matched.status());
   resp->set_count(static_cast<int64_t>(matched->size()));
   impl_->Reply(lock, std::move(done), absl::OkStatus());
@@ -3536,6 +3800,33 @@ void Engine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::Shutdo
     }
   }
   impl_->Reply(lock, std::move(done), absl::OkStatus());
+}
+
+// ---- search attributes and deletion (kept apart from the workflow paths) ----
+
+void Engine::AddSearchAttributes(const osv1::AddSearchAttributesRequest& req,
+                                 osv1::AddSearchAttributesResponse*, Done done) {
+  impl_->AddSearchAttributes(req, std::move(done));
+}
+
+void Engine::RemoveSearchAttributes(const osv1::RemoveSearchAttributesRequest& req,
+                                    osv1::RemoveSearchAttributesResponse*, Done done) {
+  impl_->RemoveSearchAttributes(req, std::move(done));
+}
+
+void Engine::ListSearchAttributes(const osv1::ListSearchAttributesRequest& req,
+                                  osv1::ListSearchAttributesResponse* resp, Done done) {
+  impl_->ListSearchAttributes(req, resp, std::move(done));
+}
+
+void Engine::GetSearchAttributes(const wsv1::GetSearchAttributesRequest&,
+                                 wsv1::GetSearchAttributesResponse* resp, Done done) {
+  impl_->GetSearchAttributes(resp, std::move(done));
+}
+
+void Engine::DeleteWorkflowExecution(const wsv1::DeleteWorkflowExecutionRequest& req,
+                                     wsv1::DeleteWorkflowExecutionResponse*, Done done) {
+  impl_->DeleteWorkflowExecution(req, std::move(done));
 }
 
 }  // namespace temporalio::server::history

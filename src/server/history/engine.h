@@ -5,20 +5,25 @@
 #ifndef TEMPORALIO_SERVER_HISTORY_ENGINE_H_
 #define TEMPORALIO_SERVER_HISTORY_ENGINE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "server/persistence/store.h"
+#include "temporal/api/enums/v1/common.pb.h"
+#include "temporal/api/operatorservice/v1/request_response.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
 namespace temporalio::server::history {
 
 namespace wsv1 = temporal::api::workflowservice::v1;
+namespace osv1 = temporal::api::operatorservice::v1;
 
 // Runs once with the outcome. The response object given with the request must
 // stay alive until then (the gRPC reactor owns both).
@@ -27,6 +32,10 @@ using Done = std::function<void(absl::Status)>;
 struct EngineOptions {
   // Namespaces registered at start-up (besides "default", which always exists).
   std::vector<std::string> namespaces;
+  // Custom search attributes registered at start-up in "default" and
+  // `namespaces` (`temporal server start-dev --search-attribute`). Start()
+  // fails if one is invalid or exists with another type.
+  std::vector<std::pair<std::string, temporal::api::enums::v1::IndexedValueType>> search_attributes;
   // Largest payload blob accepted (the real server's default: 2 MiB).
   int64_t blob_size_limit = int64_t{2} * 1024 * 1024;
   // How long a long poll is held at most before an empty reply.
@@ -142,6 +151,26 @@ class Engine {
                             wsv1::ResetStickyTaskQueueResponse* resp, Done done);
   void ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::ShutdownWorkerResponse* resp,
                       Done done);
+
+  // Search attributes (OperatorService; per namespace, persisted). Add:
+  // INVALID_ARGUMENT for a bad name/type, a system name or too many of one
+  // type; ALREADY_EXISTS when registered with another type (same type: no-op).
+  // Remove: INVALID_ARGUMENT for system attributes, NOT_FOUND for unknown ones.
+  void AddSearchAttributes(const osv1::AddSearchAttributesRequest& req,
+                           osv1::AddSearchAttributesResponse* resp, Done done);
+  void RemoveSearchAttributes(const osv1::RemoveSearchAttributesRequest& req,
+                              osv1::RemoveSearchAttributesResponse* resp, Done done);
+  void ListSearchAttributes(const osv1::ListSearchAttributesRequest& req,
+                            osv1::ListSearchAttributesResponse* resp, Done done);
+  // System attributes plus every namespace's custom ones.
+  void GetSearchAttributes(const wsv1::GetSearchAttributesRequest& req,
+                           wsv1::GetSearchAttributesResponse* resp, Done done);
+
+  // Terminates the run if open, then deletes its state, history and
+  // visibility record; NOT_FOUND for an unknown run. Waiters on the run
+  // (history long polls, queries) then fail with NOT_FOUND.
+  void DeleteWorkflowExecution(const wsv1::DeleteWorkflowExecutionRequest& req,
+                               wsv1::DeleteWorkflowExecutionResponse* resp, Done done);
 
  private:
   std::unique_ptr<EngineImpl> impl_;

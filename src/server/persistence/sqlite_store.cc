@@ -59,6 +59,14 @@ CREATE TABLE current_executions (
   PRIMARY KEY (namespace_id, workflow_id)
 ) WITHOUT ROWID;
 )sql"},
+    {2, R"sql(
+CREATE TABLE search_attributes (
+  namespace_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  PRIMARY KEY (namespace_id, name)
+) WITHOUT ROWID;
+)sql"},
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion,
               "kSchemaVersion must be the last migration's version");
@@ -80,6 +88,19 @@ constexpr char kInsertEvent[] =
 constexpr char kUpsertCurrent[] =
     "INSERT INTO current_executions (namespace_id, workflow_id, run_id) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (namespace_id, workflow_id) DO UPDATE SET run_id = excluded.run_id";
+constexpr char kUpsertSearchAttribute[] =
+    "INSERT INTO search_attributes (namespace_id, name, type) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (namespace_id, name) DO UPDATE SET type = excluded.type";
+constexpr char kDeleteSearchAttribute[] =
+    "DELETE FROM search_attributes WHERE namespace_id = ?1 AND name = ?2";
+constexpr char kDeleteExecution[] =
+    "DELETE FROM executions WHERE namespace_id = ?1 AND run_id = ?2";
+constexpr char kDeleteHistory[] =
+    "DELETE FROM history_events WHERE namespace_id = ?1 AND run_id = ?2";
+constexpr char kDeleteCurrent[] =
+    "DELETE FROM current_executions WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3";
+constexpr char kSelectSearchAttributes[] =
+    "SELECT namespace_id, name, type FROM search_attributes ORDER BY namespace_id, name";
 constexpr char kSelectNamespaces[] = "SELECT id, name, info FROM namespaces ORDER BY id";
 constexpr char kSelectExecutions[] =
     "SELECT namespace_id, run_id, workflow_id, workflow_type, task_queue, status, "
@@ -222,6 +243,12 @@ size_t BatchBytes(const WriteBatch& batch) {
   }
   for (const auto& cur : batch.current) {
     bytes += cur.namespace_id.size() + cur.workflow_id.size() + cur.run_id.size();
+  }
+  for (const auto* list : {&batch.search_attributes, &batch.removed_search_attributes}) {
+    for (const auto& sa : *list) bytes += sa.namespace_id.size() + sa.name.size() + 8;
+  }
+  for (const auto& d : batch.deleted_executions) {
+    bytes += d.namespace_id.size() + d.workflow_id.size() + d.run_id.size();
   }
   return bytes;
 }
@@ -517,6 +544,50 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
       if (absl::Status s = StepDone(db, *stmt, "upsert current execution"); !s.ok()) return s;
     }
   }
+  return ApplyMetadataAndDeletes(batch);
+}
+
+absl::Status SqliteStore::ApplyMetadataAndDeletes(const WriteBatch& batch) {
+  Connection& conn = *writer_;
+  sqlite3* db = conn.db;
+  if (!batch.search_attributes.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kUpsertSearchAttribute);
+    if (!stmt.ok()) return stmt.status();
+    for (const SearchAttributeRecord& sa : batch.search_attributes) {
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, sa.namespace_id);
+      BindText(*stmt, 2, sa.name);
+      sqlite3_bind_int64(*stmt, 3, sa.type);
+      if (absl::Status s = StepDone(db, *stmt, "upsert search attribute"); !s.ok()) return s;
+    }
+  }
+  if (!batch.removed_search_attributes.empty()) {
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kDeleteSearchAttribute);
+    if (!stmt.ok()) return stmt.status();
+    for (const SearchAttributeRecord& sa : batch.removed_search_attributes) {
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, sa.namespace_id);
+      BindText(*stmt, 2, sa.name);
+      if (absl::Status s = StepDone(db, *stmt, "delete search attribute"); !s.ok()) return s;
+    }
+  }
+  for (const DeletedExecution& d : batch.deleted_executions) {
+    for (const char* sql : {kDeleteExecution, kDeleteHistory}) {
+      absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(sql);
+      if (!stmt.ok()) return stmt.status();
+      StatementScope scope(*stmt);
+      BindText(*stmt, 1, d.namespace_id);
+      BindText(*stmt, 2, d.run_id);
+      if (absl::Status s = StepDone(db, *stmt, "delete execution"); !s.ok()) return s;
+    }
+    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kDeleteCurrent);
+    if (!stmt.ok()) return stmt.status();
+    StatementScope scope(*stmt);
+    BindText(*stmt, 1, d.namespace_id);
+    BindText(*stmt, 2, d.workflow_id);
+    BindText(*stmt, 3, d.run_id);
+    if (absl::Status s = StepDone(db, *stmt, "delete current execution"); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -598,6 +669,24 @@ absl::StatusOr<std::vector<CurrentExecution>> SqliteStore::LoadCurrentExecutions
     cur.run_id = ColumnString(*stmt, 2);
   }
   if (rc != SQLITE_DONE) return SqliteError(conn.db, "load current executions");
+  return out;
+}
+
+absl::StatusOr<std::vector<SearchAttributeRecord>> SqliteStore::LoadSearchAttributes() {
+  Connection& conn = ReadConnection();
+  std::lock_guard lock(conn.mu);
+  absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kSelectSearchAttributes);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  std::vector<SearchAttributeRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    SearchAttributeRecord& sa = out.emplace_back();
+    sa.namespace_id = ColumnString(*stmt, 0);
+    sa.name = ColumnString(*stmt, 1);
+    sa.type = static_cast<int32_t>(sqlite3_column_int64(*stmt, 2));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(conn.db, "load search attributes");
   return out;
 }
 

@@ -37,7 +37,7 @@ namespace temporalio::server::persistence {
 class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // Group-commit caps: a group takes at most this many batches, and stops
   // adding batches once their payload bytes reach kMaxGroupBytes (a group
   // always takes at least one batch, however large).
@@ -62,6 +62,7 @@ class SqliteStore final : public Store {
                                                        int64_t from_event_id,
                                                        int64_t max_events) override;
   absl::StatusOr<std::vector<CurrentExecution>> LoadCurrentExecutions() override;
+  absl::StatusOr<std::vector<SearchAttributeRecord>> LoadSearchAttributes() override;
   Stats GetStats() const override;
 
   // Test hooks. While paused the writer starts no new group transaction (one
@@ -104,6 +105,8 @@ class SqliteStore final : public Store {
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
+  // Search-attribute upserts/removals and run deletions of a batch.
+  absl::Status ApplyMetadataAndDeletes(const WriteBatch& batch);
   Connection& ReadConnection() { return reader_ ? *reader_ : *writer_; }
 
   std::unique_ptr<Connection> writer_;  // used by the writer thread (and by readers if no reader_)

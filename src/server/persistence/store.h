@@ -62,15 +62,41 @@ struct CurrentExecution {
   bool operator==(const CurrentExecution&) const = default;
 };
 
-// One atomic unit: all of it is durable, or none of it.
+// A custom search attribute registered in a namespace. `type` is a
+// temporal.api.enums.v1.IndexedValueType.
+struct SearchAttributeRecord {
+  std::string namespace_id;
+  std::string name;
+  int32_t type = 0;
+
+  bool operator==(const SearchAttributeRecord&) const = default;
+};
+
+// A run to delete: its execution row and history events go, and the
+// current-run pointer of its workflow id when it points at this run.
+struct DeletedExecution {
+  std::string namespace_id;
+  std::string workflow_id;
+  std::string run_id;
+
+  bool operator==(const DeletedExecution&) const = default;
+};
+
+// One atomic unit: all of it is durable, or none of it. Deletions are applied
+// after the upserts and inserts of the same batch.
 struct WriteBatch {
-  std::vector<NamespaceRecord> namespaces;  // upsert by id
-  std::vector<ExecutionRecord> executions;  // upsert by (namespace_id, run_id)
-  std::vector<HistoryAppend> history;       // insert; an existing event id is an error
-  std::vector<CurrentExecution> current;    // upsert by (namespace_id, workflow_id)
+  std::vector<NamespaceRecord> namespaces;               // upsert by id
+  std::vector<ExecutionRecord> executions;               // upsert by (namespace_id, run_id)
+  std::vector<HistoryAppend> history;                    // insert; an existing event id is an error
+  std::vector<CurrentExecution> current;                 // upsert by (namespace_id, workflow_id)
+  std::vector<SearchAttributeRecord> search_attributes;  // upsert by (namespace_id, name)
+  std::vector<SearchAttributeRecord> removed_search_attributes;  // by (namespace_id, name)
+  std::vector<DeletedExecution> deleted_executions;
 
   bool empty() const {
-    return namespaces.empty() && executions.empty() && history.empty() && current.empty();
+    return namespaces.empty() && executions.empty() && history.empty() && current.empty() &&
+           search_attributes.empty() && removed_search_attributes.empty() &&
+           deleted_executions.empty();
   }
 };
 
@@ -111,6 +137,8 @@ class Store {
                                                                int64_t from_event_id,
                                                                int64_t max_events) = 0;
   virtual absl::StatusOr<std::vector<CurrentExecution>> LoadCurrentExecutions() = 0;
+  // Custom search attributes of all namespaces, by (namespace_id, name).
+  virtual absl::StatusOr<std::vector<SearchAttributeRecord>> LoadSearchAttributes() = 0;
 
   // Counters for benchmarks: batches accepted, transactions committed.
   // batches / transactions is the group-commit factor.
