@@ -708,5 +708,51 @@ TEST_F(WorkflowFeaturesTest, ReplayerAcceptsSameCodeAndRejectsChangedCode) {
   }
 }
 
+TEST_F(WorkflowFeaturesTest, PayloadCodecsApplyToWorkflowTaskInputsAndOutputs) {
+  client::ClientOptions options{.target_host = server_->address()};
+  options.data_converter.codecs.push_back(
+      std::make_shared<converter::ZlibCodec>(converter::ZlibCodecOptions{.always_encode = true}));
+  client::Client coded = client::Client::Connect(std::move(options));
+  worker::Worker w(coded, {.task_queue = "tq-codec"});
+  w.RegisterWorkflow(kCombinators).RegisterWorkflow(kCounter, kCounterAdd, kCounterTotal);
+  w.RegisterActivity(kCompose);
+  w.Start();
+
+  auto combined = coded.StartWorkflow(kCombinators, {.id = "codec-comb", .task_queue = "tq-codec"});
+  EXPECT_EQ(combined.GetResult(), "Hi, a!Hi, b!Hi, c!|1");
+  auto counter =
+      coded.StartWorkflow(kCounter, {.id = "codec-counter", .task_queue = "tq-codec"}, 5);
+  counter.Signal(kCounterAdd, 5);
+  EXPECT_EQ(counter.GetResult(), 5);
+  EXPECT_EQ(counter.Query(kCounterTotal), 5);  // legacy query: args and answer coded
+  w.Shutdown();
+
+  // On the wire (history), every payload the workflow produced or received is
+  // encoded by the codec.
+  auto encoding = [](const converter::Payload& p) {
+    auto it = p.metadata().find("encoding");
+    return it == p.metadata().end() ? std::string() : it->second;
+  };
+  int checked = 0;
+  for (const History& h : {combined.FetchHistory(), counter.FetchHistory()}) {
+    for (const auto& e : h.events()) {
+      const converter::Payloads* payloads = nullptr;
+      if (e.has_activity_task_scheduled_event_attributes()) {
+        payloads = &e.activity_task_scheduled_event_attributes().input();
+      } else if (e.has_workflow_execution_completed_event_attributes()) {
+        payloads = &e.workflow_execution_completed_event_attributes().result();
+      } else if (e.has_workflow_execution_signaled_event_attributes()) {
+        payloads = &e.workflow_execution_signaled_event_attributes().input();
+      }
+      if (payloads == nullptr) continue;
+      for (const auto& p : payloads->payloads()) {
+        EXPECT_EQ(encoding(p), converter::kEncodingZlib) << e.ShortDebugString();
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 3 * 2 + 2 + 1);
+}
+
 }  // namespace
 }  // namespace temporalio
