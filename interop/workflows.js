@@ -223,9 +223,28 @@ async function continueAsNewChain(n, until, total = 0) {
   return { total: total + n, runs: n, continued: workflowInfo().continuedFromExecutionRunId !== undefined };
 }
 
+/**
+ * The same logic as `SameLogicWorkflow` in tests/integration/workflow_process_test.cc, for
+ * comparing the histories the two SDKs produce: an activity (served by the C++ worker on
+ * `activityTaskQueue`), a 10 ms timer, then a wait for `add` signals to reach 2; `count` query.
+ */
+async function sameLogic(name, activityTaskQueue) {
+  let count = 0;
+  setHandler(defineSignal('add'), (n) => {
+    count += n;
+  });
+  setHandler(defineQuery('count'), () => count);
+  const { Compose } = proxyActivities({ startToCloseTimeout: '10s', taskQueue: activityTaskQueue });
+  const greeting = await Compose('Hello', name);
+  await sleep(10);
+  await condition(() => count >= 2);
+  return `${greeting} ${count}`;
+}
+
 module.exports = {
   continueAsNewChain,
   updateCounter,
+  sameLogic,
   callCppActivities,
   cancelCppActivity,
   retryingWorkflow,

@@ -5,6 +5,9 @@
 //   auto handle = client.StartWorkflow<Result>("OrderWorkflow",
 //                                              {.id = "order-1", .task_queue = "orders"}, order);
 //   Result r = handle.GetResult();
+//   // or typed (temporalio/workflow/definitions.h): argument and result types checked
+//   auto typed = client.StartWorkflow(kOrderWorkflow, {.id = "order-2", .task_queue = "orders"},
+//   order);
 //
 // Workflows are addressed by type name; R is the result type (void for none).
 // Arguments are converted with the client's DataConverter, one payload each.
@@ -235,6 +238,36 @@ class Client {
   R ExecuteWorkflow(std::string_view workflow_type, const WorkflowOptions& options,
                     const Args&... args) const {
     return StartWorkflow<R>(workflow_type, options, args...).GetResult();
+  }
+
+  // Typed start: `client.StartWorkflow(kOrder, {.id = "o-1", .task_queue = "orders"}, order)`
+  // returns a WorkflowHandle of the workflow's result type; the arguments are
+  // checked against its Run parameters at compile time.
+  template <auto F, class... Vs>
+  WorkflowHandle<typename WorkflowDef<F>::Result> StartWorkflow(const WorkflowDef<F>& def,
+                                                                const WorkflowOptions& options,
+                                                                const Vs&... args) const {
+    return StartWorkflowAsync(def, options, args...).get();
+  }
+  template <auto F, class... Vs>
+  std::future<WorkflowHandle<typename WorkflowDef<F>::Result>> StartWorkflowAsync(
+      const WorkflowDef<F>& def, const WorkflowOptions& options, const Vs&... args) const {
+    using R = typename WorkflowDef<F>::Result;
+    converter::Payloads payloads;
+    try {
+      payloads =
+          internal::TypedArgs<typename WorkflowDef<F>::Args>::Encode(data_converter(), args...);
+    } catch (...) {
+      return internal::FailedFuture<WorkflowHandle<R>>(std::current_exception());
+    }
+    return StartAsync<R>(def.name, options, std::move(payloads), std::nullopt, true);
+  }
+  // Typed StartWorkflow + GetResult.
+  template <auto F, class... Vs>
+  typename WorkflowDef<F>::Result ExecuteWorkflow(const WorkflowDef<F>& def,
+                                                  const WorkflowOptions& options,
+                                                  const Vs&... args) const {
+    return StartWorkflow(def, options, args...).GetResult();
   }
 
   // Signals the workflow, starting it first if it is not running.

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -45,10 +46,45 @@ namespace temporal::api::workflowservice::v1 {
 class DescribeWorkflowExecutionResponse;
 }  // namespace temporal::api::workflowservice::v1
 
+namespace temporalio {
+// Typed definitions (temporalio/workflow/definitions.h); include that header
+// to use the overloads taking them.
+template <auto F>
+struct WorkflowDef;
+template <auto F>
+struct SignalDef;
+template <auto F>
+struct QueryDef;
+}  // namespace temporalio
+
 namespace temporalio::client {
 
 namespace internal {
 class ClientCore;
+
+// Encodes `values` as the declared parameter types of a typed definition
+// (std::tuple<A...>): one payload each; a wrong count or an argument not
+// convertible to its parameter type does not compile.
+template <class Tuple>
+struct TypedArgs;
+template <class... A>
+struct TypedArgs<std::tuple<A...>> {
+  template <class... U>
+  static converter::Payloads Encode(const converter::DataConverter& dc, const U&... values) {
+    static_assert(sizeof...(U) == sizeof...(A), "wrong number of arguments for this definition");
+    static_assert((std::is_convertible_v<const U&, A> && ...),
+                  "argument not convertible to the definition's parameter type");
+    return dc.ToPayloads(As<A>(values)...);
+  }
+  template <class T, class U>
+  static decltype(auto) As(const U& value) {
+    if constexpr (std::is_same_v<T, U>) {
+      return (value);
+    } else {
+      return T(value);
+    }
+  }
+};
 
 // Completion of an untyped async operation: `error` is null on success.
 // Runs on a gRPC callback thread; must not block or throw.
@@ -227,6 +263,44 @@ class WorkflowHandle : public WorkflowHandleBase {
     auto promise = std::make_shared<std::promise<T>>();
     std::future<T> future = promise->get_future();
     QueryPayloadAsync(query_name, std::move(payloads), DecodeInto<T>(promise));
+    return future;
+  }
+
+  // Typed signal: the arguments are checked against the handler's parameters.
+  template <auto F, class... Vs>
+  void Signal(const SignalDef<F>& def, const Vs&... args) const {
+    SignalAsync(def, args...).get();
+  }
+  template <auto F, class... Vs>
+  std::future<void> SignalAsync(const SignalDef<F>& def, const Vs&... args) const {
+    converter::Payloads payloads;
+    try {
+      payloads =
+          internal::TypedArgs<typename SignalDef<F>::Args>::Encode(data_converter(), args...);
+    } catch (...) {
+      return internal::FailedFuture<void>(std::current_exception());
+    }
+    return SignalPayloadsAsync(def.name, std::move(payloads));
+  }
+
+  // Typed query: returns the handler's result type.
+  template <auto F, class... Vs>
+  typename QueryDef<F>::Result Query(const QueryDef<F>& def, const Vs&... args) const {
+    return QueryAsync(def, args...).get();
+  }
+  template <auto F, class... Vs>
+  std::future<typename QueryDef<F>::Result> QueryAsync(const QueryDef<F>& def,
+                                                       const Vs&... args) const {
+    using T = typename QueryDef<F>::Result;
+    converter::Payloads payloads;
+    try {
+      payloads = internal::TypedArgs<typename QueryDef<F>::Args>::Encode(data_converter(), args...);
+    } catch (...) {
+      return internal::FailedFuture<T>(std::current_exception());
+    }
+    auto promise = std::make_shared<std::promise<T>>();
+    std::future<T> future = promise->get_future();
+    QueryPayloadAsync(def.name, std::move(payloads), DecodeInto<T>(promise));
     return future;
   }
 

@@ -1,10 +1,23 @@
-// Worker: polls one task queue for activity tasks and runs registered
-// activity functions (workflow support is added by the workflow runtime).
+// Worker: polls one task queue for workflow tasks and activity tasks and runs
+// the registered workflows and activities, over a Client's connection
+// (namespace, identity, metadata, DataConverter including payload codecs).
 //
+//   auto client = temporalio::client::Client::Connect({.target_host = "127.0.0.1:7233"});
 //   temporalio::worker::Worker worker(client, {.task_queue = "orders"});
-//   worker.RegisterActivity("Charge", [](const Order& o) { return Charge(o); });
-//   worker.RegisterActivity("Ship", &Shipping::Ship, &shipping);
-//   worker.Run();   // until Shutdown() from another thread
+//   worker.RegisterWorkflow(kOrderWorkflow, kApprove, kApproved);  // + signals/queries
+//   worker.RegisterActivity(kCharge, &billing);  // ActivityDef<&Billing::Charge>
+//   worker.RegisterActivity("Ship", [](const Order& o) { return Ship(o); });  // by name
+//   worker.Run();  // until Shutdown() from another thread
+//
+// Workflow pollers run only when a workflow is registered, activity pollers
+// only when an activity is; Start() with neither throws std::logic_error.
+//
+// Workflows (see temporalio/workflow/workflow.h for what workflow code may
+// do): runs are cached (max_cached_workflows, LRU; 0 = replay every task from history);
+// a non-determinism error, a non-Temporal exception from workflow code or
+// an activation that does not yield within deadlock_timeout fails the
+// workflow task (the server retries it); an ApplicationError fails the
+// workflow. Legacy and attached queries are answered.
 //
 // Activity functions take one argument per payload (decoded with the
 // client's DataConverter; a decode failure fails the attempt with a
@@ -15,8 +28,9 @@
 // retryability); CanceledError after a server cancellation request reports
 // the activity canceled; activity::CompleteAsync() leaves it open.
 //
-// Thread safety: Register* before Start(); Start/Shutdown/Run are
-// thread-safe. The destructor calls Shutdown().
+// Thread safety: Register* before Start() (after it they throw
+// std::logic_error); Start/Shutdown/Run are thread-safe. Shutdown stops both
+// halves. The destructor calls Shutdown().
 #ifndef TEMPORALIO_WORKER_WORKER_H_
 #define TEMPORALIO_WORKER_WORKER_H_
 
@@ -32,6 +46,8 @@
 #include "temporalio/client/client.h"
 #include "temporalio/converter/data_converter.h"
 #include "temporalio/errors.h"
+#include "temporalio/workflow/definitions.h"
+#include "temporalio/workflow/registry.h"
 
 namespace temporalio::worker {
 
@@ -49,6 +65,21 @@ struct WorkerOptions {
   // Heartbeat throttling when an activity has no heartbeat timeout, and the cap.
   std::chrono::milliseconds default_heartbeat_throttle_interval{30000};
   std::chrono::milliseconds max_heartbeat_throttle_interval{60000};
+
+  // Workflows (used only when workflows are registered).
+  // Cached workflow runs (LRU); 0 disables the cache and the sticky queue.
+  size_t max_cached_workflows = 1000;
+  // Workflow tasks processed at once (one thread each).
+  int max_concurrent_workflow_tasks = 2;
+  // Concurrent PollWorkflowTaskQueue calls (at most
+  // max_concurrent_workflow_tasks; with a cache at least 2 when possible, one
+  // for the sticky queue).
+  int workflow_pollers = 2;
+  // An activation that does not yield within this fails its workflow task.
+  std::chrono::milliseconds deadlock_timeout{2000};
+  // How long the server waits for this worker to pick up a sticky task
+  // before it falls back to the normal queue.
+  std::chrono::milliseconds sticky_schedule_to_start_timeout{10000};
 };
 
 namespace detail {
@@ -139,8 +170,30 @@ class Worker {
                            std::move(bound), static_cast<typename Traits::Args*>(nullptr)));
     return *this;
   }
+  // A typed activity definition, ActivityDef<&Fn> for a free function...
+  template <auto F>
+  requires std::is_void_v<typename ActivityDef<F>::Class> Worker& RegisterActivity(
+      const ActivityDef<F>& def) {
+    return RegisterActivity(std::string(def.name), F);
+  }
+  // ... or ActivityDef<&C::Method>, called on `object` (not owned; must
+  // outlive the worker).
+  template <auto F, class C>
+  requires std::is_base_of_v<typename ActivityDef<F>::Class, C> Worker& RegisterActivity(
+      const ActivityDef<F>& def, C* object) {
+    return RegisterActivity(std::string(def.name), F, object);
+  }
   // Type-erased registration (raw payloads).
   void RegisterActivityFn(std::string name, detail::ActivityFn fn);
+
+  // A workflow (WorkflowDef or DynamicWorkflowDef) with its signal and query
+  // handlers (SignalDef, QueryDef, DynamicSignalDef, DynamicQueryDef of the
+  // same class). Throws std::invalid_argument when the name is taken.
+  template <class Def, class... Handlers>
+  Worker& RegisterWorkflow(const Def& def, const Handlers&... handlers) {
+    MutableRegistry().Register(def, handlers...);
+    return *this;
+  }
 
   // Starts the pollers; returns at once. Throws std::logic_error if started twice.
   void Start();
@@ -156,6 +209,9 @@ class Worker {
     return detail::MakeActivityFn(
         std::function<R(const A&...)>([bound](const A&... a) -> R { return bound(a...); }));
   }
+  // The registry workflows are added to; throws std::logic_error once started.
+  workflow::WorkflowRegistry& MutableRegistry();
+
   std::shared_ptr<internal::WorkerImpl> impl_;
 };
 

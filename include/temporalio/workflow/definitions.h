@@ -21,6 +21,7 @@
 #ifndef TEMPORALIO_WORKFLOW_DEFINITIONS_H_
 #define TEMPORALIO_WORKFLOW_DEFINITIONS_H_
 
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -166,6 +167,57 @@ struct QueryDef {
   static constexpr auto kFunction = F;
   constexpr QueryDef(std::string_view n) : name(n) {}  // NOLINT: implicit
   std::string_view name;
+};
+
+// Dynamic definitions (opt-in): handlers for names that have no typed
+// registration. Arguments arrive raw (payload codecs already applied); decode
+// them with workflow::PayloadConverter().
+//
+// A dynamic workflow, `workflow::Task<R> Cls::Run(converter::Payloads args)`,
+// runs every workflow type the worker has no WorkflowDef for
+// (workflow::Info().workflow_type names it). At most one per worker.
+template <auto F>
+struct DynamicWorkflowDef {
+  using Traits = detail::FunctionTraits<decltype(F)>;
+  using Class = typename Traits::Class;
+  static_assert(!std::is_void_v<Class>, "DynamicWorkflowDef takes a member function");
+  static_assert(std::is_same_v<typename Traits::Args, std::tuple<converter::Payloads>>,
+                "a dynamic workflow's run method takes (converter::Payloads args)");
+  static_assert(detail::TaskResult<typename Traits::Result>::kIsTask,
+                "a workflow's run method must return temporalio::workflow::Task<R>");
+  using Result = typename detail::TaskResult<typename Traits::Result>::Type;
+  static constexpr auto kFunction = F;
+};
+
+// A dynamic signal handler: `void Cls::M(std::string name, converter::Payloads
+// args)` or `workflow::Task<void> Cls::M(...)`; receives signals that have no
+// SignalDef handler.
+template <auto F>
+struct DynamicSignalDef {
+  using Traits = detail::FunctionTraits<decltype(F)>;
+  using Class = typename Traits::Class;
+  static_assert(!std::is_void_v<Class>, "DynamicSignalDef takes a member function");
+  static_assert(std::is_same_v<typename Traits::Args, std::tuple<std::string, converter::Payloads>>,
+                "a dynamic signal handler takes (std::string name, converter::Payloads args)");
+  static_assert(std::is_void_v<typename Traits::Result> ||
+                    std::is_same_v<typename Traits::Result, workflow::Task<void>>,
+                "a signal handler returns void or workflow::Task<void>");
+  static constexpr auto kFunction = F;
+};
+
+// A dynamic query handler: `R Cls::M(std::string name, converter::Payloads
+// args) const`; answers queries that have no QueryDef handler.
+template <auto F>
+struct DynamicQueryDef {
+  using Traits = detail::FunctionTraits<decltype(F)>;
+  using Class = typename Traits::Class;
+  using Result = typename Traits::Result;
+  static_assert(!std::is_void_v<Class>, "DynamicQueryDef takes a member function");
+  static_assert(Traits::kConst, "a query handler must be a const member function");
+  static_assert(std::is_same_v<typename Traits::Args, std::tuple<std::string, converter::Payloads>>,
+                "a dynamic query handler takes (std::string name, converter::Payloads args)");
+  static_assert(!std::is_void_v<Result>, "a query handler must return a value");
+  static constexpr auto kFunction = F;
 };
 
 }  // namespace temporalio

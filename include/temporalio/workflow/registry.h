@@ -37,6 +37,12 @@ struct WorkflowRegistration {
            std::function<converter::Payload(const void* instance, const converter::Payloads&)>,
            std::less<>>
       queries;
+  // Optional (DynamicSignalDef / DynamicQueryDef): names without a handler above.
+  std::function<void(void* instance, const std::string& name, const converter::Payloads& args)>
+      dynamic_signal;
+  std::function<converter::Payload(const void* instance, const std::string& name,
+                                   const converter::Payloads& args)>
+      dynamic_query;
 };
 
 namespace detail {
@@ -49,13 +55,18 @@ struct TupleDecoder<std::tuple<A...>> {
   }
 };
 
-template <auto F, class Class, class R>
+template <auto F, class Class, class R, bool kRaw = false>
 Task<converter::Payload> RunWorkflow(void* instance, converter::Payloads args) {
   using Args = typename temporalio::detail::FunctionTraits<decltype(F)>::Args;
-  auto decoded = TupleDecoder<Args>::Decode(args);
-  Task<R> task = std::apply(
-      [instance](auto&&... a) { return (static_cast<Class*>(instance)->*F)(std::move(a)...); },
-      std::move(decoded));
+  Task<R> task;
+  if constexpr (kRaw) {
+    task = (static_cast<Class*>(instance)->*F)(std::move(args));
+  } else {
+    auto decoded = TupleDecoder<Args>::Decode(args);
+    task = std::apply(
+        [instance](auto&&... a) { return (static_cast<Class*>(instance)->*F)(std::move(a)...); },
+        std::move(decoded));
+  }
   if constexpr (std::is_void_v<R>) {
     co_await std::move(task);
     co_return Current().Converter().ToPayload(nullptr);
@@ -85,7 +96,25 @@ class WorkflowRegistry {
     return *this;
   }
 
-  // Adds a hand-built registration (dynamic workflows, tests).
+  // The dynamic workflow: runs workflow types without a registration.
+  template <auto Run, class... Handlers>
+  WorkflowRegistry& Register(const DynamicWorkflowDef<Run>&, const Handlers&... handlers) {
+    using Def = DynamicWorkflowDef<Run>;
+    using Class = typename Def::Class;
+    static_assert(std::is_default_constructible_v<Class>,
+                  "a workflow class must be default constructible");
+    if (dynamic_) throw std::invalid_argument("dynamic workflow registered twice");
+    WorkflowRegistration reg;
+    reg.create = [] { return std::shared_ptr<void>(std::make_shared<Class>()); };
+    reg.run = [](void* instance, const converter::Payloads& args) {
+      return detail::RunWorkflow<Run, Class, typename Def::Result, true>(instance, args);
+    };
+    (AddHandler<Class>(&reg, handlers), ...);
+    dynamic_ = std::make_shared<const WorkflowRegistration>(std::move(reg));
+    return *this;
+  }
+
+  // Adds a hand-built registration (tests).
   void Add(WorkflowRegistration registration) {
     std::string name = registration.name;
     if (!workflows_
@@ -95,11 +124,12 @@ class WorkflowRegistry {
     }
   }
 
-  // Null if unknown.
+  // The registration for `name`, else the dynamic workflow, else null.
   std::shared_ptr<const WorkflowRegistration> Find(std::string_view name) const {
     auto it = workflows_.find(name);
-    return it == workflows_.end() ? nullptr : it->second;
+    return it == workflows_.end() ? dynamic_ : it->second;
   }
+  bool empty() const { return workflows_.empty() && !dynamic_; }
   std::vector<std::string> Names() const {
     std::vector<std::string> names;
     for (const auto& [name, reg] : workflows_) names.push_back(name);
@@ -140,7 +170,32 @@ class WorkflowRegistry {
     };
   }
 
+  template <class Class, auto F>
+  static void AddHandler(WorkflowRegistration* reg, const DynamicSignalDef<F>&) {
+    static_assert(std::is_same_v<typename DynamicSignalDef<F>::Class, Class>,
+                  "signal handler belongs to another workflow class");
+    reg->dynamic_signal = [](void* instance, const std::string& name,
+                             const converter::Payloads& p) {
+      if constexpr (std::is_void_v<typename DynamicSignalDef<F>::Traits::Result>) {
+        (static_cast<Class*>(instance)->*F)(name, p);
+      } else {
+        detail::Current().Spawn((static_cast<Class*>(instance)->*F)(name, p));
+      }
+    };
+  }
+  template <class Class, auto F>
+  static void AddHandler(WorkflowRegistration* reg, const DynamicQueryDef<F>&) {
+    static_assert(std::is_same_v<typename DynamicQueryDef<F>::Class, Class>,
+                  "query handler belongs to another workflow class");
+    reg->dynamic_query = [](const void* instance, const std::string& name,
+                            const converter::Payloads& p) {
+      auto result = (static_cast<const Class*>(instance)->*F)(name, p);
+      return detail::Current().Converter().ToPayload(result);
+    };
+  }
+
   std::map<std::string, std::shared_ptr<const WorkflowRegistration>, std::less<>> workflows_;
+  std::shared_ptr<const WorkflowRegistration> dynamic_;
 };
 
 }  // namespace temporalio::workflow

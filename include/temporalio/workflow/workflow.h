@@ -157,6 +157,8 @@ std::chrono::system_clock::time_point Now();
 // (same seed on every replay): Random() is uniform in [0, 1).
 double Random();
 std::string Uuid4();
+// The worker's payload converter (for raw payloads, e.g. in dynamic handlers).
+const converter::PayloadConverter& PayloadConverter();
 
 // Logging that is suppressed while replaying. Writes "[workflow <id>] msg" to
 // std::clog.

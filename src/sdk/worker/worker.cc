@@ -13,6 +13,7 @@
 #include "sdk/activity/context_internal.h"
 #include "sdk/client/client_core.h"
 #include "sdk/client/proto_util.h"
+#include "sdk/workflow/workflow_worker.h"
 
 namespace temporalio::worker {
 
@@ -43,13 +44,38 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     }
   }
 
+  workflow::WorkflowRegistry& MutableRegistry() {
+    std::lock_guard lock(mu_);
+    if (started_) throw std::logic_error("RegisterWorkflow after Worker::Start");
+    return registry_;
+  }
+
   void Start() {
     std::lock_guard lock(mu_);
     if (started_) throw std::logic_error("Worker::Start called twice");
+    bool has_workflows = !registry_.empty();
+    if (activities_.empty() && !has_workflows) {
+      throw std::logic_error("Worker::Start: no workflows or activities registered");
+    }
     started_ = true;
     scheduler_ = std::make_unique<activity::internal::HeartbeatScheduler>();
-    for (int i = 0; i < options_.activity_pollers; ++i) {
-      pollers_.emplace_back([self = shared_from_this()] { self->PollLoop(); });
+    if (has_workflows) {
+      workflow::internal::WorkflowWorkerOptions o;
+      o.task_queue = options_.task_queue;
+      o.identity = options_.identity;
+      o.registry = std::make_shared<const workflow::WorkflowRegistry>(std::move(registry_));
+      o.max_cached_workflows = options_.max_cached_workflows;
+      o.max_concurrent_workflow_tasks = options_.max_concurrent_workflow_tasks;
+      o.workflow_pollers = options_.workflow_pollers;
+      o.deadlock_timeout = options_.deadlock_timeout;
+      o.sticky_schedule_to_start_timeout = options_.sticky_schedule_to_start_timeout;
+      workflows_ = std::make_unique<workflow::internal::WorkflowWorker>(core_, std::move(o));
+      workflows_->Start();
+    }
+    if (!activities_.empty()) {
+      for (int i = 0; i < options_.activity_pollers; ++i) {
+        pollers_.emplace_back([self = shared_from_this()] { self->PollLoop(); });
+      }
     }
   }
 
@@ -65,8 +91,11 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     cv_.notify_all();
     lock.unlock();
 
+    // Workflow tasks in progress finish (they may schedule activities this
+    // worker no longer polls for; the server hands them to another worker).
+    if (workflows_) workflows_->Shutdown();
     // Tell the server (best effort; completes parked polls on servers that support it).
-    {
+    if (!pollers_.empty()) {
       wsv1::ShutdownWorkerRequest request;
       request.set_namespace_(core_->namespace_());
       request.set_identity(options_.identity);
@@ -303,6 +332,8 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
   std::shared_ptr<client::internal::ClientCore> core_;
   WorkerOptions options_;
   std::map<std::string, detail::ActivityFn> activities_;  // immutable after Start
+  workflow::WorkflowRegistry registry_;                   // moved out at Start
+  std::unique_ptr<workflow::internal::WorkflowWorker> workflows_;
   std::unique_ptr<activity::internal::HeartbeatScheduler> scheduler_;
   std::vector<std::thread> pollers_;
 
@@ -328,6 +359,8 @@ Worker::~Worker() { impl_->Shutdown(); }
 void Worker::RegisterActivityFn(std::string name, detail::ActivityFn fn) {
   impl_->Register(std::move(name), std::move(fn));
 }
+
+workflow::WorkflowRegistry& Worker::MutableRegistry() { return impl_->MutableRegistry(); }
 
 void Worker::Start() { impl_->Start(); }
 

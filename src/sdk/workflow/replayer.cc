@@ -1,5 +1,6 @@
 #include "temporalio/workflow/replayer.h"
 
+#include "sdk/converter/payload_visitor.h"
 #include "sdk/workflow/run.h"
 
 namespace temporalio::workflow {
@@ -17,6 +18,7 @@ void Replayer::ReplayWorkflow(const temporal::api::history::v1::History& history
   params.data_converter = &data_converter_;
   internal::WorkflowRun run(std::move(params));
   std::vector<core::HistoryEvent> events(history.events().begin(), history.events().end());
+  for (auto& e : events) converter::internal::DecodeAll(data_converter_, &e);
   run.Feed(events);
   run.FinishReplay();
 }

@@ -145,6 +145,14 @@ void WorkflowRun::HandleSignal(const core::HistoryEvent& event) {
   const auto& a = event.workflow_execution_signaled_event_attributes();
   if (!registration_) return;
   auto it = registration_->signals.find(a.signal_name());
+  if (it == registration_->signals.end() && registration_->dynamic_signal) {
+    try {
+      registration_->dynamic_signal(instance_.get(), a.signal_name(), a.input());
+    } catch (const FailureError&) {
+      FinishWithError(std::current_exception());
+    }
+    return;
+  }
   if (it == registration_->signals.end()) {
     if (!replaying_) {
       Logger().Warn("dropping signal " + a.signal_name() + ": no handler registered");
@@ -456,6 +464,9 @@ converter::Payload WorkflowRun::Query(const std::string& name, const converter::
   }
   if (!registration_) throw WorkflowTaskError("workflow has not started");
   auto it = registration_->queries.find(name);
+  if (it == registration_->queries.end() && registration_->dynamic_query) {
+    return registration_->dynamic_query(instance_.get(), name, args);
+  }
   if (it == registration_->queries.end()) {
     std::string names;
     for (const auto& [n, h] : registration_->queries) names += (names.empty() ? "" : ", ") + n;

@@ -9,6 +9,9 @@ namespace temporalio::workflow {
 bool IsReplaying() { return detail::Current().IsReplaying(); }
 const WorkflowInfo& Info() { return detail::Current().Info(); }
 std::chrono::system_clock::time_point Now() { return detail::Current().Now(); }
+const converter::PayloadConverter& PayloadConverter() {
+  return detail::Current().Converter().payload_converter;
+}
 
 double Random() {
   // 53 random bits -> [0, 1), identical on every platform.

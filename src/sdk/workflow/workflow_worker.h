@@ -1,13 +1,6 @@
-// WorkflowWorker: polls a task queue for workflow tasks and runs them with
-// the registered workflow definitions.
-//
-//   auto channel = grpc::CreateChannel("127.0.0.1:7233", grpc::InsecureChannelCredentials());
-//   temporalio::workflow::WorkflowWorkerOptions options{.task_queue = "hello"};
-//   options.registry.Register(kGreeter, kSetGreeting);
-//   temporalio::workflow::WorkflowWorker worker(channel, std::move(options));
-//   worker.Start();
-//   ...
-//   worker.Shutdown();
+// Internal: the workflow half of worker::Worker. Polls a task queue for
+// workflow tasks and runs them with the registered workflow definitions,
+// over the client's connection (namespace, identity, metadata, DataConverter).
 //
 // Behaviour:
 //  - Polls the normal task queue and (with a cache) a per-worker sticky
@@ -16,6 +9,8 @@
 //    replayed from the full history (fetched with GetWorkflowExecutionHistory
 //    when the poll returned a partial one). A run is evicted when it closes,
 //    when its task fails or when the server rejects the completion.
+//  - Payload codecs are applied to every payload of the polled history
+//    (decode) and of the commands and query answers (encode).
 //  - Answers legacy query tasks (RespondQueryTaskCompleted) and queries
 //    attached to workflow tasks (query_results).
 //  - Fails the workflow task (RespondWorkflowTaskFailed; only on attempt 1,
@@ -24,45 +19,44 @@
 //    does not yield within deadlock_timeout. A deadlocked thread cannot be
 //    interrupted: its run is abandoned and the thread is detached at
 //    shutdown if still stuck.
-//  - Shutdown() stops polling, cancels outstanding polls, waits for tasks in
-//    progress and sends ShutdownWorker (with the sticky queue). Idempotent;
-//    the destructor calls it.
+//  - Shutdown() stops polling, cancels outstanding polls and waits for tasks
+//    in progress. Idempotent; the destructor calls it.
 // Thread-safe: Start/Shutdown may be called from any thread.
-#ifndef TEMPORALIO_WORKFLOW_WORKER_H_
-#define TEMPORALIO_WORKFLOW_WORKER_H_
+#ifndef TEMPORALIO_SDK_WORKFLOW_WORKFLOW_WORKER_H_
+#define TEMPORALIO_SDK_WORKFLOW_WORKFLOW_WORKER_H_
 
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include "temporalio/converter/data_converter.h"
 #include "temporalio/workflow/registry.h"
 
-namespace grpc {
-class Channel;
-}  // namespace grpc
+namespace temporalio::client::internal {
+class ClientCore;
+}  // namespace temporalio::client::internal
 
-namespace temporalio::workflow {
+namespace temporalio::workflow::internal {
 
 struct WorkflowWorkerOptions {
-  std::string namespace_ = "default";
   std::string task_queue;
-  // Empty = "<pid>@<host>-cpp".
+  // Empty = the client's identity.
   std::string identity;
-  WorkflowRegistry registry;
+  std::shared_ptr<const WorkflowRegistry> registry;
   size_t max_cached_workflows = 1000;
   int max_concurrent_workflow_tasks = 2;
+  // Poller threads; each runs one workflow task at a time. 0 = one per
+  // concurrent task.
+  int workflow_pollers = 0;
   std::chrono::milliseconds deadlock_timeout{2000};
   std::chrono::milliseconds sticky_schedule_to_start_timeout{10000};
   std::chrono::milliseconds poll_timeout{70000};
-  converter::DataConverter data_converter = converter::DataConverter::Default();
 };
 
 class WorkflowWorkerImpl;
 
 class WorkflowWorker {
  public:
-  WorkflowWorker(std::shared_ptr<grpc::Channel> channel, WorkflowWorkerOptions options);
+  WorkflowWorker(std::shared_ptr<client::internal::ClientCore> core, WorkflowWorkerOptions options);
   ~WorkflowWorker();
   WorkflowWorker(const WorkflowWorker&) = delete;
   WorkflowWorker& operator=(const WorkflowWorker&) = delete;
@@ -77,6 +71,6 @@ class WorkflowWorker {
   std::unique_ptr<WorkflowWorkerImpl> impl_;
 };
 
-}  // namespace temporalio::workflow
+}  // namespace temporalio::workflow::internal
 
-#endif  // TEMPORALIO_WORKFLOW_WORKER_H_
+#endif  // TEMPORALIO_SDK_WORKFLOW_WORKFLOW_WORKER_H_

@@ -1,4 +1,4 @@
-#include "temporalio/workflow/worker.h"
+#include "sdk/workflow/workflow_worker.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -15,21 +15,18 @@
 #include <thread>
 #include <unordered_map>
 
+#include "sdk/client/client_core.h"
+#include "sdk/converter/payload_visitor.h"
 #include "sdk/workflow/run.h"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
-namespace temporalio::workflow {
+namespace temporalio::workflow::internal {
 
 namespace wsv1 = temporal::api::workflowservice::v1;
 namespace ev = temporal::api::enums::v1;
 using google::protobuf::util::TimeUtil;
 
 namespace {
-std::string DefaultIdentity() {
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  return std::to_string(getpid()) + "@" + host + "-cpp";
-}
 std::string RandomHex() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -41,10 +38,14 @@ std::string RandomHex() {
 
 class WorkflowWorkerImpl {
  public:
-  WorkflowWorkerImpl(std::shared_ptr<grpc::Channel> channel, WorkflowWorkerOptions options)
-      : stub_(wsv1::WorkflowService::NewStub(channel)), options_(std::move(options)) {
-    if (options_.identity.empty()) options_.identity = DefaultIdentity();
-    registry_ = std::make_shared<const WorkflowRegistry>(std::move(options_.registry));
+  WorkflowWorkerImpl(std::shared_ptr<client::internal::ClientCore> core,
+                     WorkflowWorkerOptions options)
+      : core_(std::move(core)),
+        options_(std::move(options)),
+        namespace_(core_->namespace_()),
+        dc_(core_->data_converter()) {
+    if (options_.identity.empty()) options_.identity = core_->identity();
+    registry_ = options_.registry ? options_.registry : std::make_shared<const WorkflowRegistry>();
     if (options_.max_cached_workflows > 0) {
       sticky_queue_ = options_.identity + "-" + options_.task_queue + "-sticky-" + RandomHex();
     }
@@ -56,6 +57,8 @@ class WorkflowWorkerImpl {
     if (started_) throw std::logic_error("WorkflowWorker::Start called twice");
     started_ = true;
     int n = std::max(1, options_.max_concurrent_workflow_tasks);
+    max_polls_ = options_.workflow_pollers > 0 ? std::min(options_.workflow_pollers, n) : n;
+    if (!sticky_queue_.empty()) max_polls_ = std::max<size_t>(max_polls_, std::min(n, 2));
     for (int i = 0; i < n; ++i) {
       auto slot = std::make_shared<ThreadSlot>();
       bool sticky = false;
@@ -95,14 +98,14 @@ class WorkflowWorkerImpl {
     cv_.notify_all();
     watchdog_.join();
     wsv1::ShutdownWorkerRequest req;
-    req.set_namespace_(options_.namespace_);
+    req.set_namespace_(namespace_);
     req.set_sticky_task_queue(sticky_queue_);
     req.set_identity(options_.identity);
     req.set_reason("graceful shutdown");
     wsv1::ShutdownWorkerResponse resp;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    (void)stub_->ShutdownWorker(&ctx, req, &resp);  // best effort
+    core_->PrepareContext(&ctx, std::chrono::seconds(5));
+    (void)core_->stub().ShutdownWorker(&ctx, req, &resp);  // best effort
   }
 
   const std::string& sticky_queue() const { return sticky_queue_; }
@@ -116,12 +119,12 @@ class WorkflowWorkerImpl {
   // A cached run. `mu` serializes tasks of the run.
   struct RunEntry {
     std::mutex mu;
-    std::unique_ptr<internal::WorkflowRun> run;
+    std::unique_ptr<WorkflowRun> run;
   };
   // A workflow task being processed (watched by the deadlock detector).
   struct InFlight {
     std::string task_token;
-    internal::WorkflowRun* run = nullptr;
+    WorkflowRun* run = nullptr;
     std::string run_id;
     int attempt = 1;
     std::atomic<bool> responded{false};
@@ -137,7 +140,7 @@ class WorkflowWorkerImpl {
       }
       if (slot->alternate) use_sticky = !use_sticky;
       wsv1::PollWorkflowTaskQueueRequest req;
-      req.set_namespace_(options_.namespace_);
+      req.set_namespace_(namespace_);
       req.set_identity(options_.identity);
       auto* tq = req.mutable_task_queue();
       if (use_sticky) {
@@ -150,17 +153,19 @@ class WorkflowWorkerImpl {
       }
       wsv1::PollWorkflowTaskQueueResponse resp;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + options_.poll_timeout);
+      core_->PrepareContext(&ctx, options_.poll_timeout);
       {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || polls_.size() < max_polls_; });
         if (stopping_) return;
         polls_.insert(&ctx);
       }
-      grpc::Status status = stub_->PollWorkflowTaskQueue(&ctx, req, &resp);
+      grpc::Status status = core_->stub().PollWorkflowTaskQueue(&ctx, req, &resp);
       {
         std::lock_guard lock(mu_);
         polls_.erase(&ctx);
       }
+      cv_.notify_all();
       if (!status.ok()) {
         if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) continue;
         std::unique_lock lock(mu_);
@@ -188,15 +193,18 @@ class WorkflowWorkerImpl {
     std::string token;
     do {
       wsv1::GetWorkflowExecutionHistoryRequest req;
-      req.set_namespace_(options_.namespace_);
+      req.set_namespace_(namespace_);
       *req.mutable_execution() = ex;
       req.set_next_page_token(token);
       wsv1::GetWorkflowExecutionHistoryResponse resp;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      grpc::Status s = stub_->GetWorkflowExecutionHistory(&ctx, req, &resp);
+      core_->PrepareContext(&ctx, std::chrono::seconds(30));
+      grpc::Status s = core_->stub().GetWorkflowExecutionHistory(&ctx, req, &resp);
       if (!s.ok()) throw WorkflowTaskError("GetWorkflowExecutionHistory: " + s.error_message());
-      for (const auto& e : resp.history().events()) events.push_back(e);
+      for (auto& e : *resp.mutable_history()->mutable_events()) {
+        converter::internal::DecodeAll(dc_, &e);
+        events.push_back(std::move(e));
+      }
       token = resp.next_page_token();
     } while (!token.empty());
     return events;
@@ -206,31 +214,35 @@ class WorkflowWorkerImpl {
   std::vector<core::HistoryEvent> PollEvents(const wsv1::PollWorkflowTaskQueueResponse& resp) {
     std::vector<core::HistoryEvent> events(resp.history().events().begin(),
                                            resp.history().events().end());
+    for (auto& e : events) converter::internal::DecodeAll(dc_, &e);
     std::string token = resp.next_page_token();
     while (!token.empty()) {
       wsv1::GetWorkflowExecutionHistoryRequest req;
-      req.set_namespace_(options_.namespace_);
+      req.set_namespace_(namespace_);
       *req.mutable_execution() = resp.workflow_execution();
       req.set_next_page_token(token);
       wsv1::GetWorkflowExecutionHistoryResponse page;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      grpc::Status s = stub_->GetWorkflowExecutionHistory(&ctx, req, &page);
+      core_->PrepareContext(&ctx, std::chrono::seconds(30));
+      grpc::Status s = core_->stub().GetWorkflowExecutionHistory(&ctx, req, &page);
       if (!s.ok()) throw WorkflowTaskError("GetWorkflowExecutionHistory: " + s.error_message());
-      for (const auto& e : page.history().events()) events.push_back(e);
+      for (auto& e : *page.mutable_history()->mutable_events()) {
+        converter::internal::DecodeAll(dc_, &e);
+        events.push_back(std::move(e));
+      }
       token = page.next_page_token();
     }
     return events;
   }
 
-  std::unique_ptr<internal::WorkflowRun> NewRun(const wsv1::PollWorkflowTaskQueueResponse& resp) {
-    internal::RunParams p;
-    p.namespace_ = options_.namespace_;
+  std::unique_ptr<WorkflowRun> NewRun(const wsv1::PollWorkflowTaskQueueResponse& resp) {
+    RunParams p;
+    p.namespace_ = namespace_;
     p.workflow_id = resp.workflow_execution().workflow_id();
     p.run_id = resp.workflow_execution().run_id();
     p.registry = registry_;
-    p.data_converter = &options_.data_converter;
-    return std::make_unique<internal::WorkflowRun>(std::move(p));
+    p.data_converter = &dc_;
+    return std::make_unique<WorkflowRun>(std::move(p));
   }
 
   // Events to feed a fresh run: the full history when the poll's is partial.
@@ -302,7 +314,7 @@ class WorkflowWorkerImpl {
         entry->run = NewRun(resp);
         events = FullEvents(resp, std::move(events));
       }
-      internal::WorkflowRun* run = entry->run.get();
+      WorkflowRun* run = entry->run.get();
       inflight->run = run;
       Track(inflight);
       run->Feed(events);
@@ -312,18 +324,20 @@ class WorkflowWorkerImpl {
       wsv1::RespondWorkflowTaskCompletedRequest req;
       req.set_task_token(resp.task_token());
       req.set_identity(options_.identity);
-      req.set_namespace_(options_.namespace_);
+      req.set_namespace_(namespace_);
       for (auto& c : run->Commands()) *req.add_commands() = std::move(c);
       for (const auto& [id, q] : resp.queries()) {
         auto& result = (*req.mutable_query_results())[id];
         try {
-          auto payload = run->Query(q.query_type(), q.query_args());
+          converter::Payloads args = q.query_args();
+          dc_.Decode(&args);
+          auto payload = run->Query(q.query_type(), args);
           result.set_result_type(ev::QUERY_RESULT_TYPE_ANSWERED);
           *result.mutable_answer()->add_payloads() = std::move(payload);
         } catch (const std::exception& e) {
           result.set_result_type(ev::QUERY_RESULT_TYPE_FAILED);
           result.set_error_message(e.what());
-          *result.mutable_failure() = options_.data_converter.ToFailure(std::current_exception());
+          *result.mutable_failure() = dc_.ToFailure(std::current_exception());
         }
       }
       if (!sticky_queue_.empty()) {
@@ -334,10 +348,12 @@ class WorkflowWorkerImpl {
         *sa->mutable_schedule_to_start_timeout() =
             TimeUtil::MillisecondsToDuration(options_.sticky_schedule_to_start_timeout.count());
       }
+      // Encoding happens before the run is released: a codec error fails the task.
+      converter::internal::EncodeAll(dc_, &req);
       wsv1::RespondWorkflowTaskCompletedResponse out;
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      grpc::Status s = stub_->RespondWorkflowTaskCompleted(&ctx, req, &out);
+      core_->PrepareContext(&ctx, std::chrono::seconds(30));
+      grpc::Status s = core_->stub().RespondWorkflowTaskCompleted(&ctx, req, &out);
       if (!s.ok() || run->closed()) {
         Evict(run_id);
       } else {
@@ -365,44 +381,48 @@ class WorkflowWorkerImpl {
     req.set_task_token(task.task_token);
     req.set_cause(cause);
     req.set_identity(options_.identity);
-    req.set_namespace_(options_.namespace_);
+    req.set_namespace_(namespace_);
     auto* f = req.mutable_failure();
     f->set_message(message);
     f->set_source(converter::kFailureSource);
     f->mutable_application_failure_info()->set_type(type);
     wsv1::RespondWorkflowTaskFailedResponse out;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    (void)stub_->RespondWorkflowTaskFailed(&ctx, req, &out);
+    core_->PrepareContext(&ctx, std::chrono::seconds(30));
+    (void)core_->stub().RespondWorkflowTaskFailed(&ctx, req, &out);
   }
 
   void HandleLegacyQuery(const wsv1::PollWorkflowTaskQueueResponse& resp) {
     const std::string run_id = resp.workflow_execution().run_id();
     wsv1::RespondQueryTaskCompletedRequest req;
     req.set_task_token(resp.task_token());
-    req.set_namespace_(options_.namespace_);
+    req.set_namespace_(namespace_);
     try {
       converter::Payload answer;
+      converter::Payloads args = resp.query().query_args();
+      dc_.Decode(&args);
       std::shared_ptr<RunEntry> entry = TakeCached(run_id);
       if (entry) {
         std::lock_guard lock(entry->mu);
-        answer = entry->run->Query(resp.query().query_type(), resp.query().query_args());
+        answer = entry->run->Query(resp.query().query_type(), args);
       } else {
         auto run = NewRun(resp);
         run->Feed(FullEvents(resp, PollEvents(resp)));
-        answer = run->Query(resp.query().query_type(), resp.query().query_args());
+        answer = run->Query(resp.query().query_type(), args);
       }
+      dc_.Encode(&answer);
       req.set_completed_type(ev::QUERY_RESULT_TYPE_ANSWERED);
       *req.mutable_query_result()->add_payloads() = std::move(answer);
     } catch (const std::exception& e) {
       req.set_completed_type(ev::QUERY_RESULT_TYPE_FAILED);
       req.set_error_message(e.what());
-      *req.mutable_failure() = options_.data_converter.ToFailure(std::current_exception());
+      *req.mutable_failure() = dc_.ToFailure(std::current_exception());
+      dc_.EncodeFailure(req.mutable_failure());
     }
     wsv1::RespondQueryTaskCompletedResponse out;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    (void)stub_->RespondQueryTaskCompleted(&ctx, req, &out);
+    core_->PrepareContext(&ctx, std::chrono::seconds(30));
+    (void)core_->stub().RespondQueryTaskCompleted(&ctx, req, &out);
   }
 
   void Track(const std::shared_ptr<InFlight>& task) {
@@ -448,8 +468,10 @@ class WorkflowWorkerImpl {
     }
   }
 
-  std::unique_ptr<wsv1::WorkflowService::Stub> stub_;
+  std::shared_ptr<client::internal::ClientCore> core_;
   WorkflowWorkerOptions options_;
+  const std::string namespace_;
+  const converter::DataConverter& dc_;  // owned by core_
   std::shared_ptr<const WorkflowRegistry> registry_;
   std::string sticky_queue_;
 
@@ -459,6 +481,7 @@ class WorkflowWorkerImpl {
   bool stopping_ = false;                         // guarded by mu_
   bool watchdog_stop_ = false;                    // guarded by mu_
   std::set<grpc::ClientContext*> polls_;          // guarded by mu_
+  size_t max_polls_ = 1;                          // guarded by mu_
   std::set<std::shared_ptr<InFlight>> inflight_;  // guarded by mu_
   std::list<std::string> lru_;                    // guarded by mu_
   std::unordered_map<std::string,
@@ -468,12 +491,12 @@ class WorkflowWorkerImpl {
   std::thread watchdog_;
 };
 
-WorkflowWorker::WorkflowWorker(std::shared_ptr<grpc::Channel> channel,
+WorkflowWorker::WorkflowWorker(std::shared_ptr<client::internal::ClientCore> core,
                                WorkflowWorkerOptions options)
-    : impl_(std::make_unique<WorkflowWorkerImpl>(std::move(channel), std::move(options))) {}
+    : impl_(std::make_unique<WorkflowWorkerImpl>(std::move(core), std::move(options))) {}
 WorkflowWorker::~WorkflowWorker() = default;
 void WorkflowWorker::Start() { impl_->Start(); }
 void WorkflowWorker::Shutdown() { impl_->Shutdown(); }
 const std::string& WorkflowWorker::sticky_task_queue() const { return impl_->sticky_queue(); }
 
-}  // namespace temporalio::workflow
+}  // namespace temporalio::workflow::internal
