@@ -7,7 +7,7 @@
 //
 //   node bench/bench.js --bin-dir build/release [--smoke] [--runs N] [--duration S]
 //                       [--only hello,latency,replay,memory,durability]
-//                       [--concurrency C] [--memory-count N] [--ts-memory-count N]
+//                       [--concurrency C] [--memory-count N] [--ts-memory-count N] [--wft-slots N]
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -43,7 +43,7 @@ function parseArgs(argv) {
     : { runs: 3, duration: 30, warmup: 3, memoryCount: 100_000, tsMemoryCount: 2_000, replaySeconds: 3, timers: 1_800, signals: 400 };
   for (const [k, v] of Object.entries(d)) if (opts[k] === undefined) opts[k] = v;
   if (opts.concurrency === undefined) opts.concurrency = 200;
-  if (opts.wftSlots === undefined) opts.wftSlots = 8;
+  if (opts.wftSlots === undefined) opts.wftSlots = 32;
   opts.latencyDuration = Math.min(opts.duration, 20);
   return opts;
 }
@@ -315,7 +315,8 @@ async function benchHello() {
   table(
     '1. Hello throughput',
     `BenchHello (1 activity, 1 KiB payload in and out), closed loop with ${opts.concurrency} workflows in flight, ` +
-      `${opts.duration} s per run after ${opts.warmup} s warm-up, SQLite WAL synchronous=FULL; median (runs).`,
+      `${opts.duration} s per run after ${opts.warmup} s warm-up, SQLite WAL synchronous=FULL; median (runs). ` +
+      `C++ worker: ${opts.wftSlots} workflow-task slots, 32 activity pollers; TS worker: the SDK's defaults.`,
     ['metric', 'C++ worker', 'TS worker', 'C++/TS'],
     [
       row('completed workflows/s', (r) => r.throughput),
@@ -425,12 +426,15 @@ async function benchReplay() {
     rows.push([`${kind}: events per history`, fmt(files[`cpp/${kind}`].events, 0), fmt(files[`ts/${kind}`].events, 0), '']);
     rows.push([`${kind}: events/s`, med(ev(r.cpp), 0), med(ev(r.ts), 0), ratio(median(ev(r.cpp)), median(ev(r.ts)))]);
     rows.push([`${kind}: histories/s`, med(hs(r.cpp), 1), med(hs(r.ts), 1), ratio(median(hs(r.cpp)), median(hs(r.ts)))]);
+    const cpu = (x) => x.map((y) => y.events_per_cpu_s);
+    rows.push([`${kind}: events per CPU-second`, med(cpu(r.cpp), 0), med(cpu(r.ts), 0), ratio(median(cpu(r.cpp)), median(cpu(r.ts)))]);
   }
   table(
     '3. Replay (offline, one core)',
     `Each language replays the history its own worker produced for the same workflow logic ` +
       `(C++ workflow::Replayer; TS Worker.runReplayHistories with a pre-built bundle, one untimed warm-up call), ` +
-      `${TASKSET ? 'pinned with taskset -c 0' : 'not pinned (no taskset)'}, >= ${opts.replaySeconds} s per run; median (runs).`,
+      `${TASKSET ? 'pinned with taskset -c 0' : 'not pinned (no taskset)'}, >= ${opts.replaySeconds} s per run; median (runs). ` +
+      `events/s is wall clock; events per CPU-second divides by the process's CPU time (all threads).`,
     ['metric', 'C++', 'TS', 'C++/TS'],
     rows
   );

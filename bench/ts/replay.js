@@ -37,10 +37,14 @@ async function main() {
   let batch = 4;
   let count = 0;
   let elapsed = 0;
+  let cpu = 0;
   for (let round = 0; ; round++) {
+    const cpu0 = process.cpuUsage();
     const start = process.hrtime.bigint();
     count = await replayBatch(options, history, batch, String(round));
     elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    const used = process.cpuUsage(cpu0);
+    cpu = (used.user + used.system) / 1e6; // all threads of the process (incl. sdk-core's)
     if ((elapsed >= seconds && count >= minCount) || batch >= 200_000) break;
     batch = Math.ceil(batch * Math.min(10, Math.max(2, (seconds * 1.2) / Math.max(elapsed, 1e-3))));
   }
@@ -49,8 +53,10 @@ async function main() {
       histories: count,
       events_per_history: events,
       seconds: elapsed,
+      cpu_seconds: cpu,
       histories_per_s: count / elapsed,
       events_per_s: (count * events) / elapsed,
+      events_per_cpu_s: (count * events) / cpu,
       batch,
     }) + '\n'
   );
