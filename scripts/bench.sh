@@ -5,7 +5,7 @@
 #   scripts/bench.sh [--smoke] [--build-dir DIR] [--no-build] [bench.js options...]
 #
 # --smoke runs each benchmark for a few seconds (CTest `bench.smoke`, label
-# `bench`); the full run takes ~15 minutes. Tables go to stdout.
+# `bench`); the full run takes ~25 minutes. Tables go to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
