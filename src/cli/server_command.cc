@@ -74,6 +74,8 @@ int RunStartDev(const StartDevFlags& flags) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // SIGUSR1 prints one line of counters (for bench/): "stats {json}".
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto server = server::DevServer::Start(options);
@@ -94,7 +96,15 @@ int RunStartDev(const StartDevFlags& flags) {
 
   std::thread waiter([&] {
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    while (sigwait(&stop_signals, &sig) == 0 && sig == SIGUSR1) {
+      server::DevServerStats st = (*server)->GetStats();
+      fmt::print(
+          "stats {{\"batches\":{},\"transactions\":{},\"synced_commits\":{},\"events\":{},"
+          "\"max_group_batches\":{},\"failed_batches\":{}}}\n",
+          st.batches, st.transactions, st.synced_commits, st.events, st.max_group_batches,
+          st.failed_batches);
+      std::fflush(stdout);
+    }
     spdlog::info("signal {} received, shutting down", sig);
     (*server)->Shutdown();
   });

@@ -101,6 +101,20 @@ int DevServer::metrics_port() const { return impl_->metrics.port(); }
 
 std::string DevServer::MetricsText() const { return impl_->metrics.Text(); }
 
+DevServerStats DevServer::GetStats() const {
+  std::lock_guard lock(impl_->mu);
+  DevServerStats out;
+  if (impl_->stopped || !impl_->store) return out;
+  persistence::Store::Stats stats = impl_->store->GetStats();
+  out.batches = stats.batches;
+  out.transactions = stats.transactions;
+  out.synced_commits = stats.synced_commits;
+  out.events = stats.events;
+  out.max_group_batches = stats.max_group_batches;
+  out.failed_batches = stats.failed_batches;
+  return out;
+}
+
 void DevServer::Shutdown() {
   {
     std::lock_guard lock(impl_->mu);

@@ -30,6 +30,16 @@ struct DevServerOptions {
   int metrics_port = -1;
 };
 
+// Counters for benchmarks (monotonic since start). See persistence::Store::Stats.
+struct DevServerStats {
+  uint64_t batches = 0;            // write batches handed to the store
+  uint64_t transactions = 0;       // group transactions committed
+  uint64_t synced_commits = 0;     // commits that fsync'd the WAL (synchronous=FULL/EXTRA)
+  uint64_t events = 0;             // history events committed (state transitions)
+  uint64_t max_group_batches = 0;  // most batches in one transaction
+  uint64_t failed_batches = 0;
+};
+
 class DevServerImpl;
 
 // Thread-safe. Shutdown (also by the destructor) stops serving, fails parked
@@ -47,6 +57,8 @@ class DevServer {
   // The current metrics in the Prometheus text format.
   std::string MetricsText() const;
   void Shutdown();
+  // Thread-safe; all zeros after Shutdown.
+  DevServerStats GetStats() const;
   // Blocks until Shutdown() is called from another thread.
   void Wait();
 

@@ -253,3 +253,56 @@ TEST(PayloadConverter, PayloadTraitsCustomization) {
   EXPECT_EQ(conv::FromPayload<Money>(p).cents, 1234);
 }
 }  // namespace
+
+// std::string has a fast path (no JSON document); it must agree with the
+// generic nlohmann path byte for byte, and fail where it fails.
+TEST(PayloadConverter, StringFastPathMatchesJsonPath) {
+  auto generic = [](const std::string& s) {
+    return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+  };
+  std::vector<std::string> valid = {"", "plain ascii", std::string(1024, 'x'), "\x7f/<>&'"};
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  valid.push_back(controls + "\"\\");
+  // U+0080, U+07FF, U+0800, U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF, U+2028
+  valid.push_back("\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf");
+  valid.push_back("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\xe2\x80\xa8");
+  for (const std::string& s : valid) {
+    conv::Payload p = conv::ToPayload(s);
+    EXPECT_EQ(p.data(), generic(s)) << s;
+    EXPECT_EQ(Meta(p, "encoding"), "json/plain");
+    EXPECT_EQ(conv::FromPayload<std::string>(p), s);
+  }
+  // Ill-formed UTF-8: overlong, surrogate, above U+10FFFF, truncated, stray continuation.
+  for (const std::string& s :
+       {std::string("\xc0\x80"), std::string("\xc1\xbf"), std::string("\xe0\x80\x80"),
+        std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"),
+        std::string("\xf5\x80\x80\x80"), std::string("ab\xe2\x82"), std::string("\x80"),
+        std::string("x\xf0\x9f\x98")}) {
+    EXPECT_THROW(conv::ToPayload(s), conv::EncodeError) << s;
+    EXPECT_THROW((void)generic(s), nlohmann::json::exception) << s;
+    // Decoding such bytes inside a JSON string fails too (as the parser does).
+    conv::Payload p = conv::ToPayload(std::string("y"));
+    p.set_data("\"" + s + "\"");
+    EXPECT_THROW(conv::FromPayload<std::string>(p), conv::DecodeError) << s;
+  }
+}
+
+TEST(PayloadConverter, StringDecodeFallsBackToTheParser) {
+  auto decode = [](const std::string& data) {
+    conv::Payload p = conv::ToPayload(std::string("y"));
+    p.set_data(data);
+    return conv::FromPayload<std::string>(p);
+  };
+  EXPECT_EQ(decode(R"("a\u0041\n")"), "aA\n");
+  EXPECT_EQ(decode(R"("\ud83d\ude00")"), "\xf0\x9f\x98\x80");
+  EXPECT_EQ(decode(" \"x\" "), "x");
+  EXPECT_EQ(decode("\"\""), "");
+  EXPECT_THROW(decode("\"a\"b\""), conv::DecodeError);
+  EXPECT_THROW(decode("\"tab\there\""), conv::DecodeError);  // raw control character
+  EXPECT_THROW(decode("\""), conv::DecodeError);
+  EXPECT_THROW(decode("null"), conv::DecodeError);
+  EXPECT_THROW(decode("42"), conv::DecodeError);
+  EXPECT_THROW(conv::FromPayload<std::string>(conv::ToPayload(std::vector<std::byte>{})),
+               conv::DecodeError);
+}

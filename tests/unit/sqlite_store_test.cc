@@ -312,6 +312,7 @@ TEST_F(SqliteStoreTest, DuplicateEventFailsOnlyItsBatch) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CommitSync(RunBatch("ns", 1)).ok());
   const uint64_t transactions_before = store->GetStats().transactions;
+  const uint64_t events_before = store->GetStats().events;
 
   // Three batches in one group: the middle one collides with the first.
   store->PauseWriterForTesting();
@@ -333,6 +334,8 @@ TEST_F(SqliteStoreTest, DuplicateEventFailsOnlyItsBatch) {
   EXPECT_EQ(outcomes.status(1).code(), absl::StatusCode::kAlreadyExists) << outcomes.status(1);
   EXPECT_TRUE(outcomes.status(2).ok()) << outcomes.status(2);
   EXPECT_EQ(store->GetStats().transactions, transactions_before + 1);
+  // Events count only batches that committed: a's 2 and the new run's 3.
+  EXPECT_EQ(store->GetStats().events, events_before + 5);
 
   absl::StatusOr<std::vector<std::string>> history = store->ReadHistory("ns", "run-1", 1, 0);
   ASSERT_TRUE(history.ok());
@@ -516,6 +519,23 @@ TEST_F(SqliteStoreTest, BadOptionsAndFilesAreErrors) {
     ASSERT_TRUE(store.ok()) << store.status();
     ASSERT_TRUE((*store)->CommitSync(RunBatch("ns", 1)).ok());
     EXPECT_EQ((*store)->GetStats().synced_commits, 0u);  // NORMAL does not sync at commit
+  }
+  // A synchronous pragma overrides the option, and the counters follow it.
+  options.synchronous = "FULL";
+  options.pragmas = {{"synchronous", "NORMAL"}};
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CommitSync(RunBatch("ns", 2)).ok());
+    EXPECT_EQ((*store)->GetStats().synced_commits, 0u);
+  }
+  options.synchronous = "NORMAL";
+  options.pragmas = {{"synchronous", "FULL"}};
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CommitSync(RunBatch("ns", 3)).ok());
+    EXPECT_EQ((*store)->GetStats().synced_commits, 1u);
   }
 
   const std::string garbage = dir_ + "/garbage.db";

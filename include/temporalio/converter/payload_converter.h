@@ -120,6 +120,10 @@ void ProtoFromPayload(const Payload& payload, google::protobuf::Message* message
 Payload JsonToPayload(const nlohmann::json& json);
 // Requires json/plain; throws DecodeError naming `type` on mismatch or bad JSON.
 nlohmann::json JsonFromPayload(const Payload& payload, const std::type_info& type);
+// std::string without building a JSON document: the same bytes and errors as
+// JsonToPayload(nlohmann::json(value)) / JsonFromPayload(...).get<std::string>().
+Payload StringToJsonPayload(const std::string& value);
+std::string StringFromJsonPayload(const Payload& payload);
 [[noreturn]] void ThrowDecode(const Payload& payload, const std::type_info& type,
                               std::string_view reason);
 }  // namespace detail
@@ -190,6 +194,8 @@ Payload PayloadConverter::ToPayload(const T& value) const {
     return detail::BytesToPayload(value);
   } else if constexpr (std::is_base_of_v<google::protobuf::Message, T>) {
     return detail::ProtoToPayload(value, options_.proto_encoding);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return detail::StringToJsonPayload(value);
   } else {
     static_assert(std::is_constructible_v<nlohmann::json, const T&>,
                   "temporalio: no payload conversion for this type; define nlohmann-json "
@@ -217,6 +223,8 @@ T PayloadConverter::FromPayload(const Payload& payload) const {
     T message;
     detail::ProtoFromPayload(payload, &message);
     return message;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return detail::StringFromJsonPayload(payload);
   } else {
     nlohmann::json json = detail::JsonFromPayload(payload, typeid(T));
     try {

@@ -130,7 +130,112 @@ void AppendJson(const nlohmann::json& json, std::string* out) {
   }
 }
 
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no
+// surrogates, at most U+10FFFF) starting at s[i] with a lead byte >= 0x80;
+// 0 when it is not well formed.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) -> unsigned {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u;
+  };
+  const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    const unsigned b = byte(k);
+    return i + k < s.size() && b >= lo && b <= hi;
+  };
+  const unsigned c = byte(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
+  if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) return cont(1) && cont(2) ? 3 : 0;
+  if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+  if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xF1 && c <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
 }  // namespace
+
+Payload StringToJsonPayload(const std::string& value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string data;
+  data.reserve(value.size() + 2);
+  data.push_back('"');
+  for (size_t i = 0; i < value.size();) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x80) {
+      const size_t len = Utf8SequenceLength(value, i);
+      if (len == 0) {
+        throw EncodeError("cannot encode value as JSON: invalid UTF-8 byte at index " +
+                          std::to_string(i));
+      }
+      data.append(value, i, len);
+      i += len;
+      continue;
+    }
+    switch (c) {  // the escapes of nlohmann::json::dump and JSON.stringify
+      case '"':
+        data.append("\\\"");
+        break;
+      case '\\':
+        data.append("\\\\");
+        break;
+      case '\b':
+        data.append("\\b");
+        break;
+      case '\f':
+        data.append("\\f");
+        break;
+      case '\n':
+        data.append("\\n");
+        break;
+      case '\r':
+        data.append("\\r");
+        break;
+      case '\t':
+        data.append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          data.append("\\u00");
+          data.push_back(kHex[c >> 4]);
+          data.push_back(kHex[c & 0xF]);
+        } else {
+          data.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
+  data.push_back('"');
+  return MakePayload(kEncodingJson, std::move(data));
+}
+
+std::string StringFromJsonPayload(const Payload& payload) {
+  RequireEncoding(payload, kEncodingJson, typeid(std::string));
+  const std::string& data = payload.data();
+  if (data.size() >= 2 && data.front() == '"' && data.back() == '"') {
+    // Fast path: a string literal without escapes (valid UTF-8, no control
+    // characters) is its own value. Anything else goes through the parser.
+    const std::string_view body(data.data() + 1, data.size() - 2);
+    bool plain = true;
+    for (size_t i = 0; plain && i < body.size();) {
+      const auto c = static_cast<unsigned char>(body[i]);
+      if (c >= 0x80) {
+        const size_t len = Utf8SequenceLength(body, i);
+        plain = len != 0;
+        i += len;
+      } else {
+        plain = c >= 0x20 && c != '"' && c != '\\';
+        ++i;
+      }
+    }
+    if (plain) return std::string(body);
+  }
+  nlohmann::json json = JsonFromPayload(payload, typeid(std::string));
+  try {
+    return json.get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    ThrowDecode(payload, typeid(std::string), e.what());
+  }
+}
 
 std::string TypeName(const std::type_info& type) {
   int status = 0;

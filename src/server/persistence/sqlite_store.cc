@@ -179,7 +179,9 @@ bool IsPlainValue(std::string_view s) {
 
 // Runs `PRAGMA key=value` and returns the first column of its first row, if any.
 absl::StatusOr<std::string> RunPragma(sqlite3* db, absl::string_view key, absl::string_view value) {
-  const std::string sql = absl::StrCat("PRAGMA ", key, "=", value);
+  // An empty value reads the pragma instead of setting it.
+  const std::string sql =
+      value.empty() ? absl::StrCat("PRAGMA ", key) : absl::StrCat("PRAGMA ", key, "=", value);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     return absl::InvalidArgumentError(
@@ -309,6 +311,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     return s.status();
   }
   if (absl::Status s = ApplyPragmas(writer->db, options); !s.ok()) return s;
+  // The effective mode: a `synchronous` pragma among `pragmas` overrides the
+  // option. 2 = FULL, 3 = EXTRA; an in-memory database never syncs.
+  absl::StatusOr<std::string> sync_level = RunPragma(writer->db, "synchronous", "");
+  if (!sync_level.ok()) return sync_level.status();
+  const bool synced_commits = !in_memory && (*sync_level == "2" || *sync_level == "3");
   if (absl::Status s = Migrate(*writer); !s.ok()) return s;
 
   std::unique_ptr<Connection> reader;
@@ -321,8 +328,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
       return s.status();
     }
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(
-      std::move(writer), std::move(reader), synchronous == "FULL" || synchronous == "EXTRA"));
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(std::move(writer), std::move(reader), synced_commits));
 }
 
 absl::Status SqliteStore::Migrate(Connection& conn) {
@@ -468,6 +475,12 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
     return;
   }
   transactions_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t events = 0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!results[i].ok()) continue;
+    for (const HistoryAppend& append : group[i].batch.history) events += append.events.size();
+  }
+  events_.fetch_add(events, std::memory_order_relaxed);
   if (group.size() > max_group_batches_.load(std::memory_order_relaxed)) {
     max_group_batches_.store(group.size(), std::memory_order_relaxed);  // only this thread writes
   }
@@ -698,6 +711,7 @@ Store::Stats SqliteStore::GetStats() const {
   stats.failed_transactions = failed_transactions_.load(std::memory_order_relaxed);
   stats.max_group_batches = max_group_batches_.load(std::memory_order_relaxed);
   stats.synced_commits = synced_commits_ ? stats.transactions : 0;
+  stats.events = events_.load(std::memory_order_relaxed);
   return stats;
 }
 

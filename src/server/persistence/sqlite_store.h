@@ -124,6 +124,7 @@ class SqliteStore final : public Store {
   std::atomic<uint64_t> failed_batches_{0};
   std::atomic<uint64_t> failed_transactions_{0};
   std::atomic<uint64_t> max_group_batches_{0};
+  std::atomic<uint64_t> events_{0};
 
   std::thread writer_thread_;  // started last, joined first
 };

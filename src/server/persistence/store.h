@@ -151,6 +151,8 @@ class Store {
     // Commits that synced the log to disk: with synchronous=FULL/EXTRA in WAL
     // mode, each committed transaction fsyncs the WAL once; NORMAL/OFF: 0.
     uint64_t synced_commits = 0;
+    // History events written by committed transactions (state transitions).
+    uint64_t events = 0;
   };
   virtual Stats GetStats() const = 0;
 
