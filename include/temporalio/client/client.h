@@ -343,14 +343,18 @@ class Client {
     std::future<WorkflowHandle<R>> future = promise->get_future();
     StartWorkflowPayloadsAsync(
         workflow_type, options, std::move(args), std::move(signal),
+        // `core` moves into the handle (or is dropped) before the promise
+        // completes: no connection reference stays behind on the gRPC thread.
         [promise, core = core_, id = options.id, pin_first_run](std::exception_ptr error,
-                                                                std::string run_id) {
+                                                                std::string run_id) mutable {
           if (error) {
+            core.reset();
             promise->set_exception(std::move(error));
             return;
           }
           std::string first = pin_first_run ? run_id : std::string();
-          promise->set_value(WorkflowHandle<R>(core, id, std::move(run_id), "", std::move(first)));
+          promise->set_value(
+              WorkflowHandle<R>(std::move(core), id, std::move(run_id), "", std::move(first)));
         });
     return future;
   }

@@ -186,19 +186,27 @@ class WorkflowHandleBase {
   template <class T>
   internal::AsyncCallback<std::optional<converter::Payload>> DecodeInto(
       std::shared_ptr<std::promise<T>> promise) const {
-    return [promise, self = *this](std::exception_ptr error,
-                                   std::optional<converter::Payload> payload) {
+    // `self` (and with it the client's connection) is released before the
+    // promise completes, so the caller's Client normally holds the last
+    // reference and the connection is never torn down on a gRPC thread.
+    return [promise, self = std::make_optional(*this)](
+               std::exception_ptr error, std::optional<converter::Payload> payload) mutable {
       if (error) {
+        self.reset();
         promise->set_exception(std::move(error));
         return;
       }
       try {
         if constexpr (std::is_void_v<T>) {
+          self.reset();
           promise->set_value();
         } else {
-          promise->set_value(DecodeAs<T>(self.data_converter(), payload));
+          T value = DecodeAs<T>(self->data_converter(), payload);
+          self.reset();
+          promise->set_value(std::move(value));
         }
       } catch (...) {
+        self.reset();
         promise->set_exception(std::current_exception());
       }
     };

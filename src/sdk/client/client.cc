@@ -42,7 +42,11 @@ std::shared_ptr<ClientCore> MakeClientCore(ClientOptions options,
           delete core;
           return;
         }
-        TimerQueue::Shared().Schedule(std::chrono::steady_clock::now(), [core] { delete core; });
+        // Owned by the callback, so it is deleted even if the queue is torn
+        // down (process exit) before the callback runs.
+        TimerQueue::Shared().Schedule(
+            std::chrono::steady_clock::now(),
+            [owner = std::shared_ptr<ClientCore>(core)]() mutable { owner.reset(); });
       });
 }
 

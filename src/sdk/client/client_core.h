@@ -181,8 +181,16 @@ class AsyncCall : public std::enable_shared_from_this<AsyncCall<Req, Resp>> {
       TimerQueue::Shared().Schedule(when, [self = this->shared_from_this()] { self->Start(); });
       return;
     }
+    // Release the context (it holds a channel reference) and then the core
+    // before completing: once `done` runs, the caller may drop its Client, and
+    // the last channel reference must not go away on a gRPC callback thread
+    // (that tears down gRPC's callback queue from one of its own threads). If
+    // the caller already dropped it, the core's deleter defers the teardown.
+    context_.reset();
+    core_.reset();
+    AsyncDone<Resp> done = std::move(done_);
     try {
-      done_(status, response_);
+      done(status, response_);
     } catch (...) {
       std::terminate();  // `done` must not throw (see CallAsync).
     }

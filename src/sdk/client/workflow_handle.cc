@@ -165,10 +165,18 @@ class ResultPoll : public std::enable_shared_from_this<ResultPoll> {
         return;
       }
     } catch (...) {
-      done_(std::current_exception(), std::nullopt);
+      Finish(std::current_exception(), std::nullopt);
       return;
     }
-    done_(nullptr, std::move(result));
+    Finish(nullptr, std::move(result));
+  }
+
+  // Drops the core before completing, so the caller's Client normally holds
+  // the last reference (see AsyncCall::OnDone).
+  void Finish(std::exception_ptr error, std::optional<converter::Payload> result) {
+    core_.reset();
+    auto done = std::move(done_);
+    done(std::move(error), std::move(result));
   }
 
   std::shared_ptr<internal::ClientCore> core_;
