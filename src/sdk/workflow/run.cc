@@ -126,7 +126,8 @@ void WorkflowRun::StartWorkflow(const core::HistoryEvent& event) {
   info_.start_time = ToTimePoint(event.event_time());
   const std::string& seed_source =
       a.original_execution_run_id().empty() ? info_.run_id : a.original_execution_run_id();
-  rng_.seed(Fnv1a(seed_source));
+  rng_seed_ = Fnv1a(seed_source);
+  rng_.reset();
   registration_ = params_.registry ? params_.registry->Find(info_.workflow_type) : nullptr;
   if (!registration_) {
     std::string names;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <coroutine>
+#include <cstdint>
 #include <deque>
 #include <list>
 #include <map>
@@ -71,7 +72,12 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
   void Spawn(Task<void> task) override;
   const WorkflowInfo& Info() const override { return info_; }
   std::chrono::system_clock::time_point Now() const override { return now_; }
-  std::mt19937_64& Random() override { return rng_; }
+  std::mt19937_64& Random() override {
+    // Created on first use: the engine is 2.5 KB, most workflows never draw
+    // from it, and idle cached runs dominate a worker's memory.
+    if (!rng_) rng_ = std::make_unique<std::mt19937_64>(rng_seed_);
+    return *rng_;
+  }
   bool IsReplaying() const override { return replaying_; }
   const converter::DataConverter& Converter() const override { return *params_.data_converter; }
 
@@ -115,7 +121,8 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
   int64_t next_activity_seq_ = 1;
   WorkflowInfo info_;
   std::chrono::system_clock::time_point now_;
-  std::mt19937_64 rng_;
+  uint64_t rng_seed_ = 0;
+  std::unique_ptr<std::mt19937_64> rng_;
   bool replaying_ = false;
   bool cancel_requested_ = false;
   bool cancel_undelivered_ = false;
