@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -112,7 +113,10 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     auto grace_end = std::chrono::steady_clock::now() + options_.graceful_shutdown_timeout;
     cv_.wait_until(lock, grace_end, [&] { return running_.empty(); });
     for (const auto& context : running_) context->RequestCancel(CancelReason::kWorkerShutdown);
-    cv_.wait(lock, [&] { return running_.empty() && threads_ == 0; });
+    cv_.wait(lock, [&] { return running_.empty(); });
+    pool_stop_ = true;
+    work_cv_.notify_all();
+    cv_.wait(lock, [&] { return threads_ == 0; });
     lock.unlock();
     scheduler_->Stop();
     lock.lock();
@@ -217,16 +221,44 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     {
       std::lock_guard lock(mu_);
       running_.insert(context);
+      work_.push_back({context, std::move(task)});
+      // Idle threads not yet woken for earlier jobs take this one.
+      if (idle_threads_ >= static_cast<int>(work_.size())) {
+        work_cv_.notify_one();
+        return;
+      }
       ++threads_;
     }
-    std::thread([self = shared_from_this(), context, task = std::move(task)]() mutable {
-      self->RunActivity(context, *task);
-      std::lock_guard lock(self->mu_);
-      self->running_.erase(context);
-      --self->slots_used_;
-      --self->threads_;
-      self->cv_.notify_all();
-    }).detach();
+    std::thread([self = shared_from_this()] { self->ActivityThread(); }).detach();
+  }
+
+  // Runs activity jobs; stays for more (a thread per activity costs more
+  // than the activity itself for short ones) until idle for a while or the
+  // worker stops.
+  void ActivityThread() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (work_.empty()) {
+        if (pool_stop_) break;
+        ++idle_threads_;
+        bool woken = work_cv_.wait_for(lock, kActivityThreadIdle,
+                                       [&] { return !work_.empty() || pool_stop_; });
+        --idle_threads_;
+        if (!woken) break;
+        continue;
+      }
+      ActivityJob job = std::move(work_.front());
+      work_.pop_front();
+      lock.unlock();
+      RunActivity(job.context, *job.task);
+      job.task.reset();
+      lock.lock();
+      running_.erase(job.context);
+      --slots_used_;
+      cv_.notify_all();
+    }
+    --threads_;
+    cv_.notify_all();
   }
 
   void RunActivity(const std::shared_ptr<ActivityContext>& context,
@@ -339,12 +371,21 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;                                // mu_
-  bool shutting_down_ = false;                          // mu_
-  bool shutdown_started_ = false;                       // mu_
-  bool shutdown_done_ = false;                          // mu_
-  int slots_used_ = 0;                                  // mu_: polls + running activities
-  int threads_ = 0;                                     // mu_: activity threads alive
+  bool started_ = false;           // mu_
+  bool shutting_down_ = false;     // mu_
+  bool shutdown_started_ = false;  // mu_
+  bool shutdown_done_ = false;     // mu_
+  int slots_used_ = 0;             // mu_: polls + running activities
+  int threads_ = 0;                // mu_: activity threads alive
+  int idle_threads_ = 0;           // mu_: of those, waiting for work
+  bool pool_stop_ = false;         // mu_: idle threads exit
+  struct ActivityJob {
+    std::shared_ptr<ActivityContext> context;
+    std::unique_ptr<wsv1::PollActivityTaskQueueResponse> task;
+  };
+  std::deque<ActivityJob> work_;  // mu_: polled tasks not yet on a thread
+  std::condition_variable work_cv_;
+  static constexpr std::chrono::seconds kActivityThreadIdle{30};
   std::set<grpc::ClientContext*> poll_contexts_;        // mu_
   std::set<std::shared_ptr<ActivityContext>> running_;  // mu_
 };
