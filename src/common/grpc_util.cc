@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "absl/synchronization/mutex.h"
+
 namespace temporalio::common {
 
 std::string JoinHostPort(const std::string& host, int port) {
@@ -9,6 +11,10 @@ std::string JoinHostPort(const std::string& host, int port) {
     return fmt::format("[{}]:{}", host, port);
   }
   return fmt::format("{}:{}", host, port);
+}
+
+void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace temporalio::common

@@ -36,6 +36,7 @@ class DevServerImpl {
 };
 
 absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options) {
+  common::DisableMutexDeadlockDetection();
   auto impl = std::make_unique<DevServerImpl>();
   history::EngineOptions engine_options;
   engine_options.namespaces = options.namespaces;

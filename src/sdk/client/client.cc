@@ -8,6 +8,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc_util.h"
 #include "common/uuid.h"
 #include "google/rpc/status.pb.h"
 #include "sdk/client/client_core.h"
@@ -36,6 +37,7 @@ void MarkCallbackThread() noexcept { tls_callback_thread = true; }
 
 std::shared_ptr<ClientCore> MakeClientCore(ClientOptions options,
                                            std::shared_ptr<grpc::Channel> channel) {
+  common::DisableMutexDeadlockDetection();
   return std::shared_ptr<ClientCore>(
       new ClientCore(std::move(options), std::move(channel)), [](ClientCore* core) {
         if (!tls_callback_thread) {
