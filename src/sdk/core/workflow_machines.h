@@ -22,7 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -146,8 +146,10 @@ class WorkflowMachines {
 
   ActivationHandler* handler_;
   std::vector<Job> jobs_;
-  std::deque<Outgoing> outgoing_;  // issued by the running activation
-  std::deque<Outgoing> sent_;      // issued by the last activation, awaiting events
+  // Lists, not deques: an empty libstdc++ deque still allocates ~580 bytes,
+  // and every cached run holds two of these.
+  std::list<Outgoing> outgoing_;  // issued by the running activation
+  std::list<Outgoing> sent_;      // issued by the last activation, awaiting events
   std::map<int64_t, std::unique_ptr<Timer>> timers_;
   std::map<int64_t, std::unique_ptr<Activity>> activities_;
   std::map<std::string, int64_t> timer_by_id_;

@@ -392,10 +392,13 @@ void WorkflowRun::Spawn(Task<void> task) {
 
 void WorkflowRun::RunUntilBlocked() {
   for (;;) {
-    while (!ready_.empty() && !machines_.closed()) {
-      auto handle = ready_.front();
-      ready_.pop_front();
-      handle.resume();
+    while (ready_head_ < ready_.size() && !machines_.closed()) {
+      auto handle = ready_[ready_head_++];
+      handle.resume();  // may append to ready_
+    }
+    if (ready_head_ == ready_.size()) {
+      ready_.clear();
+      ready_head_ = 0;
     }
     CheckFinished();
     if (machines_.closed()) return;
@@ -413,7 +416,7 @@ void WorkflowRun::RunUntilBlocked() {
         ++it;
       }
     }
-    if (!progressed && ready_.empty()) return;
+    if (!progressed && ready_head_ == ready_.size()) return;
   }
 }
 

@@ -12,7 +12,6 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <map>
 #include <memory>
@@ -113,7 +112,10 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
   std::shared_ptr<void> instance_;
   Task<converter::Payload> root_;
   std::list<Task<void>> spawned_;
-  std::deque<std::coroutine_handle<>> ready_;
+  // FIFO of resumable coroutines: ready_[ready_head_, size). A vector, not a
+  // deque: an empty deque allocates ~580 bytes per cached run.
+  std::vector<std::coroutine_handle<>> ready_;
+  size_t ready_head_ = 0;
   std::map<int64_t, std::shared_ptr<detail::PendingState>> timers_;  // pending timers
   std::map<int64_t, ActivityInfo> activities_;                       // pending activities
   std::list<Condition> conditions_;
