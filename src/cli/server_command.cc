@@ -1,6 +1,7 @@
 #include "cli/server_command.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -100,9 +101,10 @@ int RunStartDev(const StartDevFlags& flags) {
       server::DevServerStats st = (*server)->GetStats();
       fmt::print(
           "stats {{\"batches\":{},\"transactions\":{},\"synced_commits\":{},\"events\":{},"
-          "\"max_group_batches\":{},\"failed_batches\":{}}}\n",
+          "\"max_group_batches\":{},\"failed_batches\":{},\"frozen_runs\":{},"
+          "\"heap_in_use_bytes\":{}}}\n",
           st.batches, st.transactions, st.synced_commits, st.events, st.max_group_batches,
-          st.failed_batches);
+          st.failed_batches, st.frozen_runs, mallinfo2().uordblks);
       std::fflush(stdout);
     }
     spdlog::info("signal {} received, shutting down", sig);

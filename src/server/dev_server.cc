@@ -40,6 +40,8 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   auto impl = std::make_unique<DevServerImpl>();
   history::EngineOptions engine_options;
   engine_options.namespaces = options.namespaces;
+  engine_options.idle_sweep_interval = options.idle_sweep_interval;
+  engine_options.idle_sweep_ticks = options.idle_sweep_ticks;
   for (const auto& [name, type_name] : options.search_attributes) {
     auto type = visibility::ParseTypeName(type_name);
     if (!type) {
@@ -113,6 +115,7 @@ DevServerStats DevServer::GetStats() const {
   out.events = stats.events;
   out.max_group_batches = stats.max_group_batches;
   out.failed_batches = stats.failed_batches;
+  out.frozen_runs = impl_->engine->FrozenRuns();
   return out;
 }
 

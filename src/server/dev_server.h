@@ -3,6 +3,8 @@
 #ifndef TEMPORALIO_SERVER_DEV_SERVER_H_
 #define TEMPORALIO_SERVER_DEV_SERVER_H_
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,6 +30,10 @@ struct DevServerOptions {
   // Prometheus endpoint http://ip:metrics_port/metrics; 0 picks a free port,
   // -1 (the default) serves none. Metrics are counted either way.
   int metrics_port = -1;
+  // Idle runs untouched for `idle_sweep_ticks` sweeps (one per interval) are
+  // kept serialized in memory until next used (tests shorten this).
+  std::chrono::milliseconds idle_sweep_interval = std::chrono::seconds(1);
+  uint32_t idle_sweep_ticks = 3;
 };
 
 // Counters for benchmarks (monotonic since start). See persistence::Store::Stats.
@@ -38,6 +44,7 @@ struct DevServerStats {
   uint64_t events = 0;             // history events committed (state transitions)
   uint64_t max_group_batches = 0;  // most batches in one transaction
   uint64_t failed_batches = 0;
+  uint64_t frozen_runs = 0;  // runs currently kept serialized (a gauge)
 };
 
 class DevServerImpl;

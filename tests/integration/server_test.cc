@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "google/rpc/status.pb.h"
@@ -30,8 +31,12 @@ using temporalio::server::DevServer;
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server =
-        DevServer::Start({.port = 0, .search_attributes = {{"CustomKeywordField", "Keyword"}}});
+    // Idle runs freeze at every 1 ms sweep, so every test below also runs
+    // against runs that are serialized and parsed back between its steps.
+    auto server = DevServer::Start({.port = 0,
+                                    .search_attributes = {{"CustomKeywordField", "Keyword"}},
+                                    .idle_sweep_interval = std::chrono::milliseconds(1),
+                                    .idle_sweep_ticks = 1});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     stub_ = ws::WorkflowService::NewStub(
@@ -184,6 +189,71 @@ TEST_F(ServerTest, TimerWorkflowHasTheRealServersEventSequence) {
   EXPECT_EQ(events[5].timer_fired_event_attributes().started_event_id(), 5);
   EXPECT_EQ(events[8].workflow_task_completed_event_attributes().scheduled_event_id(), 7);
   EXPECT_EQ(events[8].workflow_task_completed_event_attributes().started_event_id(), 8);
+}
+
+TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
+  auto wait_frozen = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->GetStats().frozen_runs == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return server_->GetStats().frozen_runs;
+  };
+  Start("frozen-wf");
+  auto task = PollWorkflowTask();
+  ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 3600 * 1000)}).ok());
+  auto before = History("frozen-wf");
+  ASSERT_EQ(before.size(), 5u);
+  ASSERT_EQ(wait_frozen(), 1u);
+
+  // Scans (count, list) read frozen runs without thawing them.
+  ws::CountWorkflowExecutionsRequest count;
+  count.set_namespace_("default");
+  count.set_query("WorkflowId = 'frozen-wf' AND ExecutionStatus = 'Running'");
+  ws::CountWorkflowExecutionsResponse count_resp;
+  ASSERT_TRUE(stub_->CountWorkflowExecutions(Ctx().get(), count, &count_resp).ok());
+  EXPECT_EQ(count_resp.count(), 1);
+  EXPECT_EQ(server_->GetStats().frozen_runs, 1u);
+
+  // History comes back identical after a freeze and a thaw.
+  auto after = History("frozen-wf");
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(before[i], after[i])) << i;
+  }
+
+  // A signal thaws a frozen run and schedules a workflow task on it.
+  ASSERT_EQ(wait_frozen(), 1u);
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("frozen-wf");
+  sig.set_signal_name("go");
+  sig.set_request_id("sig-1");
+  ws::SignalWorkflowExecutionResponse sig_resp;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sig_resp).ok());
+  ASSERT_EQ(wait_frozen(), 1u);  // idle again: the new task waits for a poller
+  task = PollWorkflowTask();
+  ASSERT_FALSE(task.task_token().empty());
+  EXPECT_EQ(task.previous_started_event_id(), 3);
+  EXPECT_EQ(Types(task).back(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("\"ok\"")}).ok());
+  ASSERT_EQ(wait_frozen(), 1u);  // closed runs freeze too
+  auto events = History("frozen-wf");
+  EXPECT_EQ(
+      Types(events),
+      (std::vector<ev::EventType>{
+          E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+          E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+          E::EVENT_TYPE_TIMER_STARTED, E::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+          E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E::EVENT_TYPE_WORKFLOW_TASK_STARTED,
+          E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED}));
+  ws::DescribeWorkflowExecutionRequest describe;
+  describe.set_namespace_("default");
+  describe.mutable_execution()->set_workflow_id("frozen-wf");
+  ws::DescribeWorkflowExecutionResponse described;
+  ASSERT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), describe, &described).ok());
+  EXPECT_EQ(described.workflow_execution_info().status(), ev::WORKFLOW_EXECUTION_STATUS_COMPLETED);
+  EXPECT_EQ(described.workflow_execution_info().history_length(), 10);
 }
 
 TEST_F(ServerTest, SignalDuringWorkflowTaskIsBufferedUntilItCompletes) {

@@ -1,8 +1,10 @@
 #include "server/history/engine.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -93,9 +95,56 @@ struct UpdateEntry {
   int64_t accepted_event_id = 0;
 };
 
+// Sweep ticks (once a second); Execution::Touch() stamps the current one so
+// the sweep freezes only runs untouched for a while.
+std::atomic<uint32_t> g_sweep_tick{0};
+
+// One run. `ms()` and `history()` are its mutable state and history; an idle
+// run is kept "frozen" (both serialized into one string, ~1/3 of their parsed
+// size) and parsed back on first access. Accessors return references that
+// stay valid until the run is frozen again, which happens only in the sweep
+// (under the engine lock, with no other engine code on the stack).
 struct Execution {
-  st::MutableState ms;
-  std::vector<hv1::HistoryEvent> history;
+  st::MutableState& ms() const {
+    Touch();
+    return *ms_;
+  }
+  std::vector<hv1::HistoryEvent>& history() const {
+    Touch();
+    return history_;
+  }
+  // Read-only state that does not thaw a frozen run (for scans over every
+  // run): valid until the next ms_view() call on this thread.
+  const st::MutableState& ms_view() const {
+    if (!frozen_) return *ms_;
+    thread_local st::FrozenExecution scratch;
+    scratch.Clear();
+    scratch.ParseFromString(frozen_bytes_);
+    return scratch.state();
+  }
+  bool frozen() const { return frozen_; }
+  uint32_t last_touch() const { return last_touch_; }
+  // Nothing in flight: all history durable, no workflow task running, no
+  // queries or updates waiting. (Reads members directly: not a touch.)
+  bool Idle() const {
+    return !frozen_ && persisted == history_.size() &&
+           durable_next_event_id == ms_->next_event_id() &&
+           ms_->workflow_task().started_event_id() == 0 && waiting_queries.empty() &&
+           attached_queries.empty() && updates.empty();
+  }
+  // Serializes state and history and drops their parsed form.
+  void Freeze() {
+    if (frozen_) return;
+    st::FrozenExecution f;
+    f.mutable_state()->Swap(ms_.get());
+    f.mutable_events()->Reserve(static_cast<int>(history_.size()));
+    for (auto& e : history_) f.add_events()->Swap(&e);
+    frozen_bytes_ = f.SerializeAsString();
+    std::vector<hv1::HistoryEvent>().swap(history_);
+    ms_.reset();
+    frozen_ = true;
+  }
+
   size_t persisted = 0;               // history[0, persisted) handed to the store
   int64_t durable_next_event_id = 1;  // events below this are durable
   // Queries waiting for the next workflow task (they ride along in its
@@ -104,8 +153,32 @@ struct Execution {
   std::vector<std::string> attached_queries;
   std::map<std::string, UpdateEntry> updates;  // by update id
   uint64_t next_update_seq = 1;
-  bool closed() const { return IsClosedStatus(ms.status()); }
-  const std::string& ns_id() const { return ms.namespace_id(); }
+  bool closed() const { return IsClosedStatus(ms().status()); }
+  const std::string& ns_id() const { return ms().namespace_id(); }
+
+ private:
+  void Touch() const {
+    last_touch_ = g_sweep_tick.load(std::memory_order_relaxed);
+    if (!frozen_) return;
+    st::FrozenExecution f;
+    if (!f.ParseFromString(frozen_bytes_)) {
+      // Bytes this process wrote a moment ago: a failure is memory corruption.
+      std::abort();
+    }
+    ms_ = std::make_unique<st::MutableState>();
+    ms_->Swap(f.mutable_state());
+    history_.resize(static_cast<size_t>(f.events_size()));
+    for (int i = 0; i < f.events_size(); ++i)
+      history_[static_cast<size_t>(i)].Swap(f.mutable_events(i));
+    std::string().swap(frozen_bytes_);
+    frozen_ = false;
+  }
+
+  mutable std::unique_ptr<st::MutableState> ms_ = std::make_unique<st::MutableState>();
+  mutable std::vector<hv1::HistoryEvent> history_;
+  mutable std::string frozen_bytes_;  // st::FrozenExecution while frozen
+  mutable bool frozen_ = false;
+  mutable uint32_t last_touch_ = 0;
 };
 
 struct QueuedTask {
@@ -188,6 +261,7 @@ class EngineImpl {
 
   std::mutex mu_;
   bool shutdown_ = false;
+  size_t sweep_cursor_ = 0;                                                 // into start_order_
   std::map<std::string, Namespace> namespaces_;                             // by id
   std::map<std::string, std::string> namespace_ids_;                        // name -> id
   std::unordered_map<std::string, std::unique_ptr<Execution>> executions_;  // RunKey
@@ -224,7 +298,7 @@ class EngineImpl {
     Execution* ex = nullptr;
     if (!we.run_id().empty()) {
       ex = FindRun(ns_id, we.run_id());
-      if (ex && ex->ms.workflow_id() != we.workflow_id()) ex = nullptr;
+      if (ex && ex->ms().workflow_id() != we.workflow_id()) ex = nullptr;
     } else {
       auto it = current_.find({ns_id, we.workflow_id()});
       if (it != current_.end()) ex = FindRun(ns_id, it->second);
@@ -245,22 +319,22 @@ class EngineImpl {
   // ---- persistence ----
   persistence::ExecutionRecord Record(const Execution& ex) const {
     persistence::ExecutionRecord r;
-    r.namespace_id = ex.ms.namespace_id();
-    r.workflow_id = ex.ms.workflow_id();
-    r.run_id = ex.ms.run_id();
-    r.workflow_type = ex.ms.workflow_type();
-    r.task_queue = ex.ms.task_queue();
-    r.status = ex.ms.status();
+    r.namespace_id = ex.ms().namespace_id();
+    r.workflow_id = ex.ms().workflow_id();
+    r.run_id = ex.ms().run_id();
+    r.workflow_type = ex.ms().workflow_type();
+    r.task_queue = ex.ms().task_queue();
+    r.status = ex.ms().status();
     r.start_time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               FromProto(ex.ms.start_time()).time_since_epoch())
+                               FromProto(ex.ms().start_time()).time_since_epoch())
                                .count();
-    if (IsSet(ex.ms.close_time())) {
+    if (IsSet(ex.ms().close_time())) {
       r.close_time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 FromProto(ex.ms.close_time()).time_since_epoch())
+                                 FromProto(ex.ms().close_time()).time_since_epoch())
                                  .count();
     }
-    r.history_length = ex.ms.next_event_id() - 1;
-    r.state = ex.ms.SerializeAsString();
+    r.history_length = ex.ms().next_event_id() - 1;
+    r.state = ex.ms().SerializeAsString();
     return r;
   }
 
@@ -276,20 +350,20 @@ class EngineImpl {
     batch.deleted_executions = std::move(txn.deleted);
     std::vector<std::pair<Execution*, int64_t>> durable_marks;
     for (Execution* ex : txn.touched) {
-      ex->ms.set_state_transition_count(ex->ms.state_transition_count() + 1);
-      if (ex->persisted < ex->history.size()) {
+      ex->ms().set_state_transition_count(ex->ms().state_transition_count() + 1);
+      if (ex->persisted < ex->history().size()) {
         persistence::HistoryAppend append;
         append.namespace_id = ex->ns_id();
-        append.run_id = ex->ms.run_id();
-        append.first_event_id = ex->history[ex->persisted].event_id();
-        for (size_t i = ex->persisted; i < ex->history.size(); ++i) {
-          append.events.push_back(ex->history[i].SerializeAsString());
+        append.run_id = ex->ms().run_id();
+        append.first_event_id = ex->history()[ex->persisted].event_id();
+        for (size_t i = ex->persisted; i < ex->history().size(); ++i) {
+          append.events.push_back(ex->history()[i].SerializeAsString());
         }
-        ex->persisted = ex->history.size();
+        ex->persisted = ex->history().size();
         batch.history.push_back(std::move(append));
       }
       batch.executions.push_back(Record(*ex));
-      durable_marks.emplace_back(ex, static_cast<int64_t>(ex->history.size()) + 1);
+      durable_marks.emplace_back(ex, static_cast<int64_t>(ex->history().size()) + 1);
     }
     auto after = std::move(txn.after);
     store_->Commit(
@@ -313,15 +387,49 @@ class EngineImpl {
         });
   }
 
+  // ---- idle-run compaction ----
+  // Every idle_sweep_interval, looks at up to kSweepBatch runs (round robin
+  // over all) and freezes those idle and untouched for idle_sweep_ticks sweeps. Caps the cost per
+  // tick; a run parked on a long timer is visited within N / kSweepBatch s.
+  static constexpr size_t kSweepBatch = 20000;
+  static constexpr size_t kTrimAfterFrozen = 1000;
+
+  void ScheduleSweep() {
+    timers_.Schedule(
+        Now() + std::chrono::duration_cast<TimePoint::duration>(options_.idle_sweep_interval),
+        [this] { Sweep(); });
+  }
+  void Sweep() {
+    size_t frozen = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (shutdown_) return;
+      const uint32_t tick = g_sweep_tick.fetch_add(1, std::memory_order_relaxed) + 1;
+      const size_t budget = std::min(start_order_.size(), kSweepBatch);
+      for (size_t i = 0; i < budget; ++i) {
+        if (sweep_cursor_ >= start_order_.size()) sweep_cursor_ = 0;
+        Execution* ex = start_order_[sweep_cursor_++];
+        if (ex->frozen() || tick - ex->last_touch() < options_.idle_sweep_ticks || !ex->Idle())
+          continue;
+        ex->Freeze();
+        ++frozen;
+      }
+      ScheduleSweep();
+    }
+    // Give the freed parsed forms back to the OS after a large batch (glibc
+    // keeps freed small chunks otherwise, and RSS would never come down).
+    if (frozen >= kTrimAfterFrozen) malloc_trim(0);
+  }
+
   // ---- events ----
   bool Buffering(const Execution& ex) const {
-    return ex.ms.workflow_task().started_event_id() != 0;
+    return ex.ms().workflow_task().started_event_id() != 0;
   }
 
   hv1::HistoryEvent& AppendEvent(Execution& ex, ev1::EventType type) {
-    hv1::HistoryEvent& e = ex.history.emplace_back();
-    e.set_event_id(ex.ms.next_event_id());
-    ex.ms.set_next_event_id(ex.ms.next_event_id() + 1);
+    hv1::HistoryEvent& e = ex.history().emplace_back();
+    e.set_event_id(ex.ms().next_event_id());
+    ex.ms().set_next_event_id(ex.ms().next_event_id() + 1);
     ToProto(Now(), e.mutable_event_time());
     e.set_event_type(type);
     e.set_task_id(next_task_id_++);
@@ -331,17 +439,17 @@ class EngineImpl {
   // while one is started, and written after its completion.
   hv1::HistoryEvent& NewEvent(Execution& ex, ev1::EventType type) {
     if (!Buffering(ex)) return AppendEvent(ex, type);
-    hv1::HistoryEvent* e = ex.ms.add_buffered_events();
+    hv1::HistoryEvent* e = ex.ms().add_buffered_events();
     ToProto(Now(), e->mutable_event_time());
     e->set_event_type(type);
     return *e;
   }
   void FlushBuffered(Execution& ex) {
     std::map<int64_t, int64_t> started_ids;  // scheduled event id -> started event id
-    for (auto& b : *ex.ms.mutable_buffered_events()) {
-      hv1::HistoryEvent& e = ex.history.emplace_back(std::move(b));
-      e.set_event_id(ex.ms.next_event_id());
-      ex.ms.set_next_event_id(ex.ms.next_event_id() + 1);
+    for (auto& b : *ex.ms().mutable_buffered_events()) {
+      hv1::HistoryEvent& e = ex.history().emplace_back(std::move(b));
+      e.set_event_id(ex.ms().next_event_id());
+      ex.ms().set_next_event_id(ex.ms().next_event_id() + 1);
       e.set_task_id(next_task_id_++);
       switch (e.event_type()) {
         case ev1::EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -376,7 +484,7 @@ class EngineImpl {
           break;
       }
     }
-    ex.ms.clear_buffered_events();
+    ex.ms().clear_buffered_events();
   }
 
   // ---- matching ----
@@ -476,7 +584,7 @@ class EngineImpl {
 
   // ---- workflow tasks ----
   std::chrono::nanoseconds WorkflowTaskTimeout(const Execution& ex) const {
-    auto t = FromProto(ex.ms.workflow_task_timeout());
+    auto t = FromProto(ex.ms().workflow_task_timeout());
     return t.count() > 0 ? t : std::chrono::nanoseconds(kDefaultWorkflowTaskTimeout);
   }
 
@@ -484,7 +592,7 @@ class EngineImpl {
   // transient: not in history until completed.
   void ScheduleWorkflowTask(Txn& txn, Execution& ex, int32_t attempt = 1) {
     if (ex.closed()) return;
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (wft->scheduled_event_id() != 0) {
       // Something durable now needs a task: a speculative one that has not
       // started becomes a normal one (a started one sees buffered events).
@@ -500,7 +608,7 @@ class EngineImpl {
     InitWorkflowTask(ex, attempt);
     if (attempt > 1) {
       wft->set_transient(true);
-      wft->set_scheduled_event_id(ex.ms.next_event_id());  // provisional
+      wft->set_scheduled_event_id(ex.ms().next_event_id());  // provisional
     } else {
       hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
       FillWftScheduled(ex, *wft, e.mutable_workflow_task_scheduled_event_attributes());
@@ -514,10 +622,10 @@ class EngineImpl {
   // completes with more than rejections (the real server's speculative task).
   // With `txn`, it is dispatched once that transaction is durable.
   void ScheduleSpeculativeWorkflowTask(Execution& ex, Txn* txn) {
-    if (ex.closed() || ex.ms.workflow_task().scheduled_event_id() != 0) return;
+    if (ex.closed() || ex.ms().workflow_task().scheduled_event_id() != 0) return;
     st::WorkflowTaskInfo* wft = InitWorkflowTask(ex, 1);
     wft->set_speculative(true);
-    wft->set_scheduled_event_id(ex.ms.next_event_id());  // provisional
+    wft->set_scheduled_event_id(ex.ms().next_event_id());  // provisional
     const int64_t version = wft->start_version();
     if (txn) {
       txn->after.push_back([this, &ex, version] { DispatchWft(ex, version); });
@@ -527,12 +635,12 @@ class EngineImpl {
   }
 
   st::WorkflowTaskInfo* InitWorkflowTask(Execution& ex, int32_t attempt) {
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     wft->Clear();
     wft->set_attempt(attempt);
-    bool sticky = !ex.ms.sticky_task_queue().empty();
+    bool sticky = !ex.ms().sticky_task_queue().empty();
     wft->set_sticky(sticky);
-    wft->set_task_queue(sticky ? ex.ms.sticky_task_queue() : ex.ms.task_queue());
+    wft->set_task_queue(sticky ? ex.ms().sticky_task_queue() : ex.ms().task_queue());
     ToProto(Now(), wft->mutable_scheduled_time());
     *wft->mutable_original_scheduled_time() = wft->scheduled_time();
     ToProto(WorkflowTaskTimeout(ex), wft->mutable_start_to_close_timeout());
@@ -541,8 +649,8 @@ class EngineImpl {
   }
 
   int64_t NextVersion(Execution& ex) {
-    int64_t v = ex.ms.next_start_version() + 1;
-    ex.ms.set_next_start_version(v);
+    int64_t v = ex.ms().next_start_version() + 1;
+    ex.ms().set_next_start_version(v);
     return v;
   }
 
@@ -551,7 +659,7 @@ class EngineImpl {
     a->mutable_task_queue()->set_name(wft.task_queue());
     if (wft.sticky()) {
       a->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_STICKY);
-      a->mutable_task_queue()->set_normal_name(ex.ms.task_queue());
+      a->mutable_task_queue()->set_normal_name(ex.ms().task_queue());
     } else {
       a->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
     }
@@ -560,14 +668,14 @@ class EngineImpl {
   }
 
   void DispatchWft(Execution& ex, int64_t version) {
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     if (ex.closed() || wft.start_version() != version || wft.started_event_id() != 0) return;
-    QueuedTask task{ex.ns_id(), ex.ms.run_id(), version, wft.scheduled_event_id(), ""};
+    QueuedTask task{ex.ns_id(), ex.ms().run_id(), version, wft.scheduled_event_id(), ""};
     if (wft.sticky()) {
-      auto timeout = FromProto(ex.ms.sticky_schedule_to_start_timeout());
+      auto timeout = FromProto(ex.ms().sticky_schedule_to_start_timeout());
       if (timeout.count() <= 0) timeout = std::chrono::seconds(5);
       timers_.Schedule(Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
-                       [this, key = RunKey(ex.ns_id(), ex.ms.run_id()), version] {
+                       [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), version] {
                          StickyTimeout(key, version);
                        });
     }
@@ -581,7 +689,7 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution& ex = *it->second;
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (ex.closed() || !wft->sticky() || wft->start_version() != version ||
         wft->started_event_id() != 0) {
       return;
@@ -590,10 +698,10 @@ class EngineImpl {
   }
 
   void MoveWftToNormalQueue(Execution& ex) {
-    ex.ms.clear_sticky_task_queue();
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    ex.ms().clear_sticky_task_queue();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     wft->set_sticky(false);
-    wft->set_task_queue(ex.ms.task_queue());
+    wft->set_task_queue(ex.ms().task_queue());
     wft->set_start_version(NextVersion(ex));
     // The scheduled event (if written) still names the sticky queue; that is
     // what the real server's history shows too.
@@ -604,7 +712,7 @@ class EngineImpl {
   }
 
   bool StartWorkflowTask(Poller& poller, Execution& ex, const QueuedTask& task) {
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (ex.closed() || wft->start_version() != task.version || wft->started_event_id() != 0 ||
         wft->scheduled_event_id() == 0) {
       return false;
@@ -618,8 +726,8 @@ class EngineImpl {
     std::vector<hv1::HistoryEvent> transient;
     if (wft->transient() || wft->speculative()) {
       // Provisional ids: nothing else reaches history while it runs.
-      wft->set_scheduled_event_id(ex.ms.next_event_id());
-      wft->set_started_event_id(ex.ms.next_event_id() + 1);
+      wft->set_scheduled_event_id(ex.ms().next_event_id());
+      wft->set_started_event_id(ex.ms().next_event_id() + 1);
       transient = TransientEvents(ex);
     } else {
       hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_STARTED);
@@ -627,7 +735,7 @@ class EngineImpl {
       a->set_scheduled_event_id(wft->scheduled_event_id());
       a->set_identity(poller.identity);
       a->set_request_id(wft->request_id());
-      a->set_history_size_bytes(ex.ms.history_size_bytes());
+      a->set_history_size_bytes(ex.ms().history_size_bytes());
       wft->set_started_event_id(e.event_id());
     }
     FillWorkflowTaskResponse(ex, poller.sticky, transient, resp);
@@ -643,7 +751,7 @@ class EngineImpl {
     auto timeout = FromProto(wft->start_to_close_timeout());
     txn.after.push_back([this, &ex, version, timeout] {
       timers_.Schedule(Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
-                       [this, key = RunKey(ex.ns_id(), ex.ms.run_id()), version] {
+                       [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), version] {
                          WorkflowTaskTimeout(key, version);
                        });
     });
@@ -652,7 +760,7 @@ class EngineImpl {
   }
 
   std::vector<hv1::HistoryEvent> TransientEvents(const Execution& ex) {
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     std::vector<hv1::HistoryEvent> out(2);
     out[0].set_event_id(wft.scheduled_event_id());
     *out[0].mutable_event_time() = wft.scheduled_time();
@@ -665,7 +773,7 @@ class EngineImpl {
     a->set_scheduled_event_id(wft.scheduled_event_id());
     a->set_identity(wft.identity());
     a->set_request_id(wft.request_id());
-    a->set_history_size_bytes(ex.ms.history_size_bytes());
+    a->set_history_size_bytes(ex.ms().history_size_bytes());
     return out;
   }
 
@@ -674,8 +782,8 @@ class EngineImpl {
                         const std::string& activity_id = "", const std::string& query_id = "") {
     st::TaskToken t;
     t.set_namespace_id(ex.ns_id());
-    t.set_workflow_id(ex.ms.workflow_id());
-    t.set_run_id(ex.ms.run_id());
+    t.set_workflow_id(ex.ms().workflow_id());
+    t.set_run_id(ex.ms().run_id());
     t.set_scheduled_event_id(scheduled_event_id);
     t.set_attempt(attempt);
     t.set_started_event_id(started_event_id);
@@ -689,16 +797,16 @@ class EngineImpl {
   void FillWorkflowTaskResponse(const Execution& ex, bool sticky,
                                 const std::vector<hv1::HistoryEvent>& transient,
                                 wsv1::PollWorkflowTaskQueueResponse* resp) {
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     resp->set_task_token(MakeToken(ex, st::TaskToken::KIND_WORKFLOW, wft.scheduled_event_id(),
                                    wft.attempt(), wft.started_event_id(), wft.start_version()));
     FillExecutionHeader(ex, resp);
-    resp->set_previous_started_event_id(ex.ms.last_completed_wft_started_event_id());
+    resp->set_previous_started_event_id(ex.ms().last_completed_wft_started_event_id());
     resp->set_started_event_id(wft.started_event_id());
     resp->set_attempt(wft.attempt());
     // A sticky worker has the earlier events cached.
-    int64_t first = sticky ? ex.ms.last_completed_wft_started_event_id() + 1 : 1;
-    for (const auto& e : ex.history) {
+    int64_t first = sticky ? ex.ms().last_completed_wft_started_event_id() + 1 : 1;
+    for (const auto& e : ex.history()) {
       if (e.event_id() >= first) *resp->mutable_history()->add_events() = e;
     }
     for (const auto& e : transient) *resp->mutable_history()->add_events() = e;
@@ -708,10 +816,10 @@ class EngineImpl {
 
   template <class Resp>
   void FillExecutionHeader(const Execution& ex, Resp* resp) {
-    resp->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
-    resp->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
-    resp->mutable_workflow_type()->set_name(ex.ms.workflow_type());
-    resp->mutable_workflow_execution_task_queue()->set_name(ex.ms.task_queue());
+    resp->mutable_workflow_execution()->set_workflow_id(ex.ms().workflow_id());
+    resp->mutable_workflow_execution()->set_run_id(ex.ms().run_id());
+    resp->mutable_workflow_type()->set_name(ex.ms().workflow_type());
+    resp->mutable_workflow_execution_task_queue()->set_name(ex.ms().task_queue());
     resp->mutable_workflow_execution_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
   }
 
@@ -720,7 +828,7 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution& ex = *it->second;
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     if (ex.closed() || wft.start_version() != version || wft.started_event_id() == 0) return;
     Txn txn;
     FailWorkflowTask(txn, ex, /*timed_out=*/true, ev1::WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED,
@@ -738,9 +846,9 @@ class EngineImpl {
     for (auto& [id, u] : ex.updates) {
       if (u.state == UpdateState::kSent) u.state = UpdateState::kAdmitted;
     }
-    st::WorkflowTaskInfo wft = ex.ms.workflow_task();
+    st::WorkflowTaskInfo wft = ex.ms().workflow_task();
     txn.Touch(&ex);
-    ex.ms.clear_workflow_task();
+    ex.ms().clear_workflow_task();
     if (!wft.transient()) {
       if (timed_out) {
         hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
@@ -759,8 +867,8 @@ class EngineImpl {
       }
     }
     // A failed task may have come from a broken cache: back to the normal queue.
-    ex.ms.clear_sticky_task_queue();
-    const bool had_buffered = ex.ms.buffered_events_size() > 0;
+    ex.ms().clear_sticky_task_queue();
+    const bool had_buffered = ex.ms().buffered_events_size() > 0;
     FlushBuffered(ex);
     // A failure on the sticky queue (stale cache) starts over at attempt 1 on
     // the normal queue; only normal-queue failures count attempts.
@@ -804,7 +912,7 @@ class EngineImpl {
       return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED, std::nullopt};
     }
     bool accepted = false;
-    for (auto it = ex.history.rbegin(); it != ex.history.rend(); ++it) {
+    for (auto it = ex.history().rbegin(); it != ex.history().rend(); ++it) {
       if (it->event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED &&
           it->workflow_execution_update_completed_event_attributes().meta().update_id() == id) {
         return UpdateStatus{ev1::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
@@ -845,7 +953,7 @@ class EngineImpl {
     }
     const uint64_t waiter_id = next_id_++;
     UpdateWaiter& w = update_waiters_[waiter_id];
-    w.run_key = RunKey(ex.ns_id(), ex.ms.run_id());
+    w.run_key = RunKey(ex.ns_id(), ex.ms().run_id());
     w.update_id = id;
     w.want = want;
     w.fill = std::move(fill);
@@ -880,7 +988,7 @@ class EngineImpl {
   // Wakes the waiters of update `id` that `stage` satisfies.
   void NotifyUpdate(const Execution& ex, const std::string& id, UpdateStage stage,
                     const upv1::Outcome* outcome) {
-    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    const std::string key = RunKey(ex.ns_id(), ex.ms().run_id());
     for (auto it = update_waiters_.begin(); it != update_waiters_.end();) {
       UpdateWaiter& w = it->second;
       if (w.run_key != key || w.update_id != id || stage < w.want) {
@@ -897,7 +1005,7 @@ class EngineImpl {
   // The run closed: accepted updates complete with a failure, the others
   // are aborted (NOT_FOUND), as the real server does.
   void AbortUpdates(Execution& ex) {
-    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    const std::string key = RunKey(ex.ns_id(), ex.ms().run_id());
     const UpdateStatus closed = ClosedBeforeCompletion();
     for (auto it = update_waiters_.begin(); it != update_waiters_.end();) {
       UpdateWaiter& w = it->second;
@@ -928,7 +1036,7 @@ class EngineImpl {
       if (u.state != UpdateState::kAccepted) order.emplace_back(u.seq, id);
     }
     std::sort(order.begin(), order.end());
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     for (const auto& [seq, id] : order) {
       UpdateEntry& u = ex.updates.at(id);
       pv1::Message* m = resp->add_messages();
@@ -1088,7 +1196,7 @@ class EngineImpl {
     for (const auto& id : ids) {
       if (spdlog::should_log(spdlog::level::warn)) {
         spdlog::warn("workflow task of {} completed without processing update {}",
-                     ex.ms.workflow_id(), id);
+                     ex.ms().workflow_id(), id);
       }
       RejectUpdate(txn, ex, id,
                    ServerApplicationFailure(
@@ -1102,12 +1210,12 @@ class EngineImpl {
   // that only rejected updates disappears from history.
   bool DiscardsSpeculativeTask(const Execution& ex,
                                const wsv1::RespondWorkflowTaskCompletedRequest& req) const {
-    if (!ex.ms.workflow_task().speculative() || req.commands_size() != 0 ||
+    if (!ex.ms().workflow_task().speculative() || req.commands_size() != 0 ||
         req.force_create_new_workflow_task()) {
       return false;
     }
     const int64_t interleaved =
-        ex.ms.next_event_id() - (ex.ms.last_completed_wft_started_event_id() + 2);
+        ex.ms().next_event_id() - (ex.ms().last_completed_wft_started_event_id() + 2);
     if (interleaved > 0 && !req.capabilities().discard_speculative_workflow_task_with_events())
       return false;
     if (interleaved > kMaxDiscardedSpeculativeEvents) return false;
@@ -1147,15 +1255,15 @@ class EngineImpl {
     if (!found.ok()) return Reply(lock, std::move(done), found.status());
     Execution& ex = **found;
     if (!req.first_execution_run_id().empty() &&
-        ex.ms.first_execution_run_id() != req.first_execution_run_id()) {
+        ex.ms().first_execution_run_id() != req.first_execution_run_id()) {
       return Reply(lock, std::move(done), WorkflowNotFoundError("workflow execution not found"));
     }
     upv1::Request request = req.request();
     if (request.meta().update_id().empty()) request.mutable_meta()->set_update_id(NewUuid());
     const std::string id = request.meta().update_id();
     auto* ref = resp->mutable_update_ref();
-    ref->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
-    ref->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
+    ref->mutable_workflow_execution()->set_workflow_id(ex.ms().workflow_id());
+    ref->mutable_workflow_execution()->set_run_id(ex.ms().run_id());
     ref->set_update_id(id);
     auto fill = [resp](UpdateStage stage, const upv1::Outcome* outcome) {
       resp->set_stage(stage);
@@ -1176,7 +1284,7 @@ class EngineImpl {
       u.seq = ex.next_update_seq++;
       ex.updates.emplace(id, std::move(u));
       // A pending task carries it; a running one's completion schedules the next.
-      if (ex.ms.workflow_task().scheduled_event_id() == 0) {
+      if (ex.ms().workflow_task().scheduled_event_id() == 0) {
         ScheduleSpeculativeWorkflowTask(ex, nullptr);
       }
     }
@@ -1196,8 +1304,8 @@ class EngineImpl {
     Execution& ex = **found;
     const std::string& id = req.update_ref().update_id();
     auto* ref = resp->mutable_update_ref();
-    ref->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
-    ref->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
+    ref->mutable_workflow_execution()->set_workflow_id(ex.ms().workflow_id());
+    ref->mutable_workflow_execution()->set_run_id(ex.ms().run_id());
     ref->set_update_id(id);
     WaitForUpdate(
         ex, id, req.wait_policy().lifecycle_stage(), deadline,
@@ -1212,7 +1320,7 @@ class EngineImpl {
   // from history; a persisted speculative task is dropped (its updates were
   // only in memory).
   void RestoreUpdates(Execution& ex) {
-    for (const auto& e : ex.history) {
+    for (const auto& e : ex.history()) {
       if (e.event_type() == ev1::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
         const auto& a = e.workflow_execution_update_accepted_event_attributes();
         UpdateEntry u;
@@ -1252,7 +1360,7 @@ class EngineImpl {
     auto parsed = ParseToken(bytes, ns);
     if (!parsed.ok()) return parsed.status();
     auto& [ex, token] = *parsed;
-    const st::WorkflowTaskInfo& wft = ex->ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex->ms().workflow_task();
     if (token.kind() != st::TaskToken::KIND_WORKFLOW || ex->closed() ||
         wft.started_event_id() == 0 || wft.start_version() != token.start_version() ||
         wft.scheduled_event_id() != token.scheduled_event_id()) {
@@ -1281,7 +1389,7 @@ class EngineImpl {
         if (PayloadsSize(a.input()) > options_.blob_size_limit)
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
                    "ScheduleActivityTaskCommandAttributes.Input exceeds size limit."};
-        for (const auto& [id, ai] : ex.ms.activities()) {
+        for (const auto& [id, ai] : ex.ms().activities()) {
           if (ai.activity_id() == a.activity_id())
             return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES,
                      absl::StrCat("Activity ID already in use: ", a.activity_id())};
@@ -1293,7 +1401,7 @@ class EngineImpl {
       }
       case ev1::COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK: {
         int64_t id = c.request_cancel_activity_task_command_attributes().scheduled_event_id();
-        if (!ex.ms.activities().contains(id))
+        if (!ex.ms().activities().contains(id))
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
                    absl::StrCat("Activity not found for scheduled event id ", id)};
         return std::nullopt;
@@ -1306,14 +1414,14 @@ class EngineImpl {
         if (!IsSet(a.start_to_fire_timeout()))
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
                    "A valid StartToFireTimeout is not set on command."};
-        if (ex.ms.timers().contains(a.timer_id()) || !new_timer_ids.insert(a.timer_id()).second)
+        if (ex.ms().timers().contains(a.timer_id()) || !new_timer_ids.insert(a.timer_id()).second)
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
                    absl::StrCat("Timer ID already in use: ", a.timer_id())};
         return std::nullopt;
       }
       case ev1::COMMAND_TYPE_CANCEL_TIMER: {
         const std::string& id = c.cancel_timer_command_attributes().timer_id();
-        if (!ex.ms.timers().contains(id) && !new_timer_ids.contains(id))
+        if (!ex.ms().timers().contains(id) && !new_timer_ids.contains(id))
           return R{ev1::WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES,
                    absl::StrCat("Timer not found: ", id)};
         return std::nullopt;
@@ -1406,7 +1514,7 @@ class EngineImpl {
       if (bad) break;
       closes = IsCloseCommand(c.command_type());
     }
-    if (!bad && closes && ex.ms.buffered_events_size() > 0) {
+    if (!bad && closes && ex.ms().buffered_events_size() > 0) {
       bad = {ev1::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
              "Workflow has unhandled events; the closing command is rejected."};
     }
@@ -1431,12 +1539,12 @@ class EngineImpl {
     // worker rolls back to the last completed task's started event.
     const bool discard = DiscardsSpeculativeTask(ex, req);
     if (discard) {
-      resp->set_reset_history_event_id(ex.ms.last_completed_wft_started_event_id());
+      resp->set_reset_history_event_id(ex.ms().last_completed_wft_started_event_id());
     } else {
       WriteTransientWftEvents(ex);
     }
-    const st::WorkflowTaskInfo wft = ex.ms.workflow_task();
-    ex.ms.clear_workflow_task();
+    const st::WorkflowTaskInfo wft = ex.ms().workflow_task();
+    ex.ms().clear_workflow_task();
     int64_t completed_id = 0;
     if (!discard) {
       hv1::HistoryEvent& ce = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
@@ -1453,15 +1561,15 @@ class EngineImpl {
       }
       completed_id = ce.event_id();
       RecordResetPoint(ex, req, completed_id);
-      ex.ms.set_last_completed_wft_started_event_id(wft.started_event_id());
+      ex.ms().set_last_completed_wft_started_event_id(wft.started_event_id());
     }
     if (req.has_sticky_attributes() &&
         !req.sticky_attributes().worker_task_queue().name().empty()) {
-      ex.ms.set_sticky_task_queue(req.sticky_attributes().worker_task_queue().name());
-      *ex.ms.mutable_sticky_schedule_to_start_timeout() =
+      ex.ms().set_sticky_task_queue(req.sticky_attributes().worker_task_queue().name());
+      *ex.ms().mutable_sticky_schedule_to_start_timeout() =
           req.sticky_attributes().schedule_to_start_timeout();
     } else {
-      ex.ms.clear_sticky_task_queue();
+      ex.ms().clear_sticky_task_queue();
     }
 
     bool need_wft = false;
@@ -1487,7 +1595,7 @@ class EngineImpl {
         if (!applied_messages.contains(m.id())) ApplyUpdateMessage(txn, ex, m);
       }
       if (!req.force_create_new_workflow_task()) RejectUnprocessedUpdates(txn, ex);
-      if (ex.ms.buffered_events_size() > 0) need_wft = true;
+      if (ex.ms().buffered_events_size() > 0) need_wft = true;
       FlushBuffered(ex);
       if (need_wft || req.force_create_new_workflow_task()) {
         ScheduleWorkflowTask(txn, ex);
@@ -1501,17 +1609,17 @@ class EngineImpl {
     txn.after.push_back([this, &ex] { DispatchWaitingQueries(ex); });
 
     const bool return_new = req.return_new_workflow_task() && !ex.closed() &&
-                            ex.ms.workflow_task().scheduled_event_id() != 0;
+                            ex.ms().workflow_task().scheduled_event_id() != 0;
     if (return_new) {
       // Start the new task right away for the same worker (its reply carries it).
       Poller poller;
       poller.ns_id = ex.ns_id();
       poller.identity = req.identity();
-      poller.sticky = !ex.ms.sticky_task_queue().empty();
+      poller.sticky = !ex.ms().sticky_task_queue().empty();
       poller.resp = resp->mutable_workflow_task();
-      const int64_t version = ex.ms.workflow_task().start_version();
+      const int64_t version = ex.ms().workflow_task().start_version();
       Commit(txn, nullptr);
-      QueuedTask task{ex.ns_id(), ex.ms.run_id(), version, 0, ""};
+      QueuedTask task{ex.ns_id(), ex.ms().run_id(), version, 0, ""};
       poller.done = done;
       if (!StartWorkflowTask(poller, ex, task)) Reply(lock, std::move(done), absl::OkStatus());
       return;
@@ -1520,7 +1628,7 @@ class EngineImpl {
   }
 
   void WriteTransientWftEvents(Execution& ex) {
-    st::WorkflowTaskInfo* wft = ex.ms.mutable_workflow_task();
+    st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (!wft->transient() && !wft->speculative()) return;
     if (wft->started_event_id() == 0) {
       // Not started: only the scheduled event exists.
@@ -1560,7 +1668,7 @@ class EngineImpl {
         ea->set_timer_id(a.timer_id());
         *ea->mutable_start_to_fire_timeout() = a.start_to_fire_timeout();
         ea->set_workflow_task_completed_event_id(completed_id);
-        st::TimerInfo& ti = (*ex.ms.mutable_timers())[a.timer_id()];
+        st::TimerInfo& ti = (*ex.ms().mutable_timers())[a.timer_id()];
         ti.set_timer_id(a.timer_id());
         ti.set_started_event_id(e.event_id());
         ToProto(Now() + std::chrono::duration_cast<TimePoint::duration>(
@@ -1571,10 +1679,10 @@ class EngineImpl {
       }
       case ev1::COMMAND_TYPE_CANCEL_TIMER: {
         const std::string& id = c.cancel_timer_command_attributes().timer_id();
-        auto it = ex.ms.timers().find(id);
-        if (it == ex.ms.timers().end()) return false;
+        auto it = ex.ms().timers().find(id);
+        if (it == ex.ms().timers().end()) return false;
         int64_t started = it->second.started_event_id();
-        ex.ms.mutable_timers()->erase(id);
+        ex.ms().mutable_timers()->erase(id);
         hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_TIMER_CANCELED);
         auto* ea = e.mutable_timer_canceled_event_attributes();
         ea->set_timer_id(id);
@@ -1604,10 +1712,11 @@ class EngineImpl {
         if (state == ev1::RETRY_STATE_IN_PROGRESS) {
           // The ids go into the closing event, which must stay the last one.
           Execution& next = RetryRun(txn, ex, &failure, backoff);
-          ex.history.back()
+          ex.history()
+              .back()
               .mutable_workflow_execution_failed_event_attributes()
-              ->set_new_execution_run_id(next.ms.run_id());
-          ex.ms.set_new_execution_run_id(next.ms.run_id());
+              ->set_new_execution_run_id(next.ms().run_id());
+          ex.ms().set_new_execution_run_id(next.ms().run_id());
         }
         return false;
       }
@@ -1643,9 +1752,9 @@ class EngineImpl {
         *ea->mutable_search_attributes() = sa;
         for (const auto& [k, v] : sa.indexed_fields()) {
           if (v.data().empty() || v.data() == "null")
-            ex.ms.mutable_search_attributes()->mutable_indexed_fields()->erase(k);
+            ex.ms().mutable_search_attributes()->mutable_indexed_fields()->erase(k);
           else
-            (*ex.ms.mutable_search_attributes()->mutable_indexed_fields())[k] = v;
+            (*ex.ms().mutable_search_attributes()->mutable_indexed_fields())[k] = v;
         }
         return false;
       }
@@ -1657,9 +1766,9 @@ class EngineImpl {
         *ea->mutable_upserted_memo() = memo;
         for (const auto& [k, v] : memo.fields()) {
           if (v.data().empty() || v.data() == "null")
-            ex.ms.mutable_memo()->mutable_fields()->erase(k);
+            ex.ms().mutable_memo()->mutable_fields()->erase(k);
           else
-            (*ex.ms.mutable_memo()->mutable_fields())[k] = v;
+            (*ex.ms().mutable_memo()->mutable_fields())[k] = v;
         }
         return false;
       }
@@ -1671,12 +1780,12 @@ class EngineImpl {
   // Marks the run closed; pending activities and timers become stale. Must
   // be called after the closing event is appended.
   void Close(Txn& txn, Execution& ex, ev1::WorkflowExecutionStatus status) {
-    ex.ms.set_status(status);
-    ToProto(Now(), ex.ms.mutable_close_time());
-    ex.ms.clear_workflow_task();
-    ex.ms.clear_activities();
-    ex.ms.clear_timers();
-    ex.ms.clear_sticky_task_queue();
+    ex.ms().set_status(status);
+    ToProto(Now(), ex.ms().mutable_close_time());
+    ex.ms().clear_workflow_task();
+    ex.ms().clear_activities();
+    ex.ms().clear_timers();
+    ex.ms().clear_sticky_task_queue();
     txn.Touch(&ex);
     txn.after.push_back([this, &ex] { AbortUpdates(ex); });
   }
@@ -1698,7 +1807,7 @@ class EngineImpl {
     nanoseconds s2s = FromProto(a.schedule_to_start_timeout());
     nanoseconds st2c = FromProto(a.start_to_close_timeout());
     nanoseconds hb = FromProto(a.heartbeat_timeout());
-    nanoseconds run = FromProto(ex.ms.run_timeout());
+    nanoseconds run = FromProto(ex.ms().run_timeout());
     // The real server's normalization (validateActivityScheduleAttributes).
     if (run.count() > 0 && (s2c.count() <= 0 || s2c > run)) s2c = run;
     if (s2c.count() > 0) {
@@ -1713,7 +1822,8 @@ class EngineImpl {
     auto* ea = e.mutable_activity_task_scheduled_event_attributes();
     ea->set_activity_id(a.activity_id());
     *ea->mutable_activity_type() = a.activity_type();
-    std::string queue = a.task_queue().name().empty() ? ex.ms.task_queue() : a.task_queue().name();
+    std::string queue =
+        a.task_queue().name().empty() ? ex.ms().task_queue() : a.task_queue().name();
     ea->mutable_task_queue()->set_name(queue);
     ea->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
     if (a.has_header()) *ea->mutable_header() = a.header();
@@ -1733,7 +1843,7 @@ class EngineImpl {
     ea->set_use_workflow_build_id(a.use_workflow_build_id());
     if (a.has_priority()) *ea->mutable_priority() = a.priority();
 
-    st::ActivityInfo& ai = (*ex.ms.mutable_activities())[e.event_id()];
+    st::ActivityInfo& ai = (*ex.ms().mutable_activities())[e.event_id()];
     ai.set_scheduled_event_id(e.event_id());
     ai.set_activity_id(a.activity_id());
     ai.set_activity_type(a.activity_type().name());
@@ -1755,8 +1865,8 @@ class EngineImpl {
   }
 
   st::ActivityInfo* FindActivity(Execution& ex, int64_t scheduled_event_id) {
-    auto it = ex.ms.mutable_activities()->find(scheduled_event_id);
-    return it == ex.ms.mutable_activities()->end() ? nullptr : &it->second;
+    auto it = ex.ms().mutable_activities()->find(scheduled_event_id);
+    return it == ex.ms().mutable_activities()->end() ? nullptr : &it->second;
   }
 
   void DispatchActivity(Execution& ex, int64_t scheduled_event_id) {
@@ -1771,7 +1881,7 @@ class EngineImpl {
                        });
     }
     Dispatch(ai->task_queue(), true,
-             QueuedTask{ex.ns_id(), ex.ms.run_id(), version, scheduled_event_id, ""});
+             QueuedTask{ex.ns_id(), ex.ms().run_id(), version, scheduled_event_id, ""});
   }
 
   void ArmScheduleToCloseTimer(Execution& ex, int64_t scheduled_event_id) {
@@ -1788,7 +1898,7 @@ class EngineImpl {
 
   // Runs `fn` under the lock at `when` if the run still exists.
   void ScheduleRunTimer(Execution& ex, TimePoint when, std::function<void(Execution&)> fn) {
-    timers_.Schedule(when, [this, key = RunKey(ex.ns_id(), ex.ms.run_id()), fn = std::move(fn)] {
+    timers_.Schedule(when, [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), fn = std::move(fn)] {
       std::lock_guard lock(mu_);
       if (shutdown_) return;
       auto it = executions_.find(key);
@@ -1810,14 +1920,14 @@ class EngineImpl {
     ai->set_started_request_id(NewUuid());
     ai->set_start_version(NextVersion(ex));
     ai->clear_last_heartbeat_time();
-    const hv1::HistoryEvent& se = ex.history[ai->scheduled_event_id() - 1];
+    const hv1::HistoryEvent& se = ex.history()[ai->scheduled_event_id() - 1];
     const auto& sa = se.activity_task_scheduled_event_attributes();
     resp->set_task_token(MakeToken(ex, st::TaskToken::KIND_ACTIVITY, ai->scheduled_event_id(),
                                    ai->attempt(), 0, ai->start_version(), ai->activity_id()));
     resp->set_workflow_namespace(namespaces_.at(ex.ns_id()).name());
-    resp->mutable_workflow_type()->set_name(ex.ms.workflow_type());
-    resp->mutable_workflow_execution()->set_workflow_id(ex.ms.workflow_id());
-    resp->mutable_workflow_execution()->set_run_id(ex.ms.run_id());
+    resp->mutable_workflow_type()->set_name(ex.ms().workflow_type());
+    resp->mutable_workflow_execution()->set_workflow_id(ex.ms().workflow_id());
+    resp->mutable_workflow_execution()->set_run_id(ex.ms().run_id());
     *resp->mutable_activity_type() = sa.activity_type();
     resp->set_activity_id(ai->activity_id());
     if (sa.has_header()) *resp->mutable_header() = sa.header();
@@ -1952,7 +2062,7 @@ class EngineImpl {
       a->set_identity(identity);
       a->set_retry_state(state);
     }
-    ex.ms.mutable_activities()->erase(id);
+    ex.ms().mutable_activities()->erase(id);
     ScheduleWorkflowTask(txn, ex);
   }
 
@@ -1987,18 +2097,18 @@ class EngineImpl {
   // A workflow's own retry policy (the start request's), applied to a failed run.
   ev1::RetryState DecideWorkflowRetry(const Execution& ex, const fv1::Failure& failure,
                                       std::chrono::nanoseconds* delay) {
-    if (!ex.ms.has_retry_policy()) return ev1::RETRY_STATE_RETRY_POLICY_NOT_SET;
-    cv1::RetryPolicy rp = ex.ms.retry_policy();
+    if (!ex.ms().has_retry_policy()) return ev1::RETRY_STATE_RETRY_POLICY_NOT_SET;
+    cv1::RetryPolicy rp = ex.ms().retry_policy();
     if (!IsSet(rp.initial_interval())) rp.mutable_initial_interval()->set_seconds(1);
     if (rp.backoff_coefficient() == 0) rp.set_backoff_coefficient(2.0);
     if (!IsSet(rp.maximum_interval()))
       ToProto(FromProto(rp.initial_interval()) * 100, rp.mutable_maximum_interval());
     st::ActivityInfo pseudo;
     *pseudo.mutable_retry_policy() = rp;
-    pseudo.set_attempt(ex.ms.attempt());
-    *pseudo.mutable_scheduled_time() = ex.ms.start_time();
-    if (IsSet(ex.ms.execution_expiration_time())) {
-      ToProto(FromProto(ex.ms.execution_expiration_time()) - FromProto(ex.ms.start_time()),
+    pseudo.set_attempt(ex.ms().attempt());
+    *pseudo.mutable_scheduled_time() = ex.ms().start_time();
+    if (IsSet(ex.ms().execution_expiration_time())) {
+      ToProto(FromProto(ex.ms().execution_expiration_time()) - FromProto(ex.ms().start_time()),
               pseudo.mutable_schedule_to_close_timeout());
     }
     return DecideRetry(pseudo, failure, ev1::TIMEOUT_TYPE_UNSPECIFIED, delay);
@@ -2006,20 +2116,20 @@ class EngineImpl {
 
   Execution& RetryRun(Txn& txn, Execution& prev, const fv1::Failure* failure,
                       std::chrono::nanoseconds backoff) {
-    const auto& started = prev.history.front().workflow_execution_started_event_attributes();
+    const auto& started = prev.history().front().workflow_execution_started_event_attributes();
     wsv1::StartWorkflowExecutionRequest req;
-    req.set_workflow_id(prev.ms.workflow_id());
-    req.mutable_workflow_type()->set_name(prev.ms.workflow_type());
-    req.mutable_task_queue()->set_name(prev.ms.task_queue());
+    req.set_workflow_id(prev.ms().workflow_id());
+    req.mutable_workflow_type()->set_name(prev.ms().workflow_type());
+    req.mutable_task_queue()->set_name(prev.ms().task_queue());
     if (started.has_input()) *req.mutable_input() = started.input();
     if (started.has_header()) *req.mutable_header() = started.header();
-    *req.mutable_workflow_execution_timeout() = prev.ms.execution_timeout();
-    *req.mutable_workflow_run_timeout() = prev.ms.run_timeout();
-    *req.mutable_workflow_task_timeout() = prev.ms.workflow_task_timeout();
-    if (prev.ms.has_retry_policy()) *req.mutable_retry_policy() = prev.ms.retry_policy();
-    if (prev.ms.has_memo()) *req.mutable_memo() = prev.ms.memo();
-    if (prev.ms.has_search_attributes())
-      *req.mutable_search_attributes() = prev.ms.search_attributes();
+    *req.mutable_workflow_execution_timeout() = prev.ms().execution_timeout();
+    *req.mutable_workflow_run_timeout() = prev.ms().run_timeout();
+    *req.mutable_workflow_task_timeout() = prev.ms().workflow_task_timeout();
+    if (prev.ms().has_retry_policy()) *req.mutable_retry_policy() = prev.ms().retry_policy();
+    if (prev.ms().has_memo()) *req.mutable_memo() = prev.ms().memo();
+    if (prev.ms().has_search_attributes())
+      *req.mutable_search_attributes() = prev.ms().search_attributes();
     req.set_identity(started.identity());
     Continuation cont;
     cont.previous = &prev;
@@ -2038,38 +2148,39 @@ class EngineImpl {
                      const cmdv1::ContinueAsNewWorkflowExecutionCommandAttributes& a,
                      int64_t completed_id) {
     wsv1::StartWorkflowExecutionRequest req;
-    req.set_workflow_id(prev.ms.workflow_id());
+    req.set_workflow_id(prev.ms().workflow_id());
     req.mutable_workflow_type()->set_name(
-        a.workflow_type().name().empty() ? prev.ms.workflow_type() : a.workflow_type().name());
-    req.mutable_task_queue()->set_name(a.task_queue().name().empty() ? prev.ms.task_queue()
+        a.workflow_type().name().empty() ? prev.ms().workflow_type() : a.workflow_type().name());
+    req.mutable_task_queue()->set_name(a.task_queue().name().empty() ? prev.ms().task_queue()
                                                                      : a.task_queue().name());
     if (a.has_input()) *req.mutable_input() = a.input();
     if (a.has_header()) *req.mutable_header() = a.header();
-    *req.mutable_workflow_execution_timeout() = prev.ms.execution_timeout();
+    *req.mutable_workflow_execution_timeout() = prev.ms().execution_timeout();
     *req.mutable_workflow_run_timeout() =
-        IsSet(a.workflow_run_timeout()) ? a.workflow_run_timeout() : prev.ms.run_timeout();
+        IsSet(a.workflow_run_timeout()) ? a.workflow_run_timeout() : prev.ms().run_timeout();
     *req.mutable_workflow_task_timeout() = IsSet(a.workflow_task_timeout())
                                                ? a.workflow_task_timeout()
-                                               : prev.ms.workflow_task_timeout();
+                                               : prev.ms().workflow_task_timeout();
     if (a.has_retry_policy()) {
       *req.mutable_retry_policy() = a.retry_policy();
-    } else if (prev.ms.has_retry_policy()) {
-      *req.mutable_retry_policy() = prev.ms.retry_policy();
+    } else if (prev.ms().has_retry_policy()) {
+      *req.mutable_retry_policy() = prev.ms().retry_policy();
     }
     if (a.has_memo()) {
       *req.mutable_memo() = a.memo();
-    } else if (prev.ms.has_memo()) {
-      *req.mutable_memo() = prev.ms.memo();
+    } else if (prev.ms().has_memo()) {
+      *req.mutable_memo() = prev.ms().memo();
     }
     if (a.has_search_attributes()) {
       *req.mutable_search_attributes() = a.search_attributes();
-    } else if (prev.ms.has_search_attributes()) {
-      *req.mutable_search_attributes() = prev.ms.search_attributes();
+    } else if (prev.ms().has_search_attributes()) {
+      *req.mutable_search_attributes() = prev.ms().search_attributes();
     }
-    req.set_identity(prev.history.front().workflow_execution_started_event_attributes().identity());
+    req.set_identity(
+        prev.history().front().workflow_execution_started_event_attributes().identity());
 
     hv1::HistoryEvent& e = AppendEvent(prev, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
-    const int64_t closing_index = static_cast<int64_t>(prev.history.size()) - 1;
+    const int64_t closing_index = static_cast<int64_t>(prev.history().size()) - 1;
     {
       auto* ea = e.mutable_workflow_execution_continued_as_new_event_attributes();
       *ea->mutable_workflow_type() = req.workflow_type();
@@ -2098,10 +2209,10 @@ class EngineImpl {
     if (a.has_last_completion_result()) cont.last_completion_result = &a.last_completion_result();
     Execution& next = CreateExecution(txn, namespaces_.at(prev.ns_id()), req, &cont);
     ScheduleFirstWorkflowTask(txn, next);
-    prev.history[closing_index]
+    prev.history()[closing_index]
         .mutable_workflow_execution_continued_as_new_event_attributes()
-        ->set_new_execution_run_id(next.ms.run_id());
-    prev.ms.set_new_execution_run_id(next.ms.run_id());
+        ->set_new_execution_run_id(next.ms().run_id());
+    prev.ms().set_new_execution_run_id(next.ms().run_id());
   }
 
   ev1::RetryState DecideRetry(const st::ActivityInfo& ai, const fv1::Failure& failure,
@@ -2159,7 +2270,7 @@ class EngineImpl {
       ca->set_scheduled_event_id(id);
       ca->set_latest_cancel_requested_event_id(requested_id);
       ca->set_identity(identity);
-      ex.ms.mutable_activities()->erase(id);
+      ex.ms().mutable_activities()->erase(id);
       return true;
     }
     ai->set_cancel_requested(true);
@@ -2194,7 +2305,7 @@ class EngineImpl {
     we.set_run_id(run_id);
     auto ex = FindOpenExecution((*ns)->id, we);
     if (!ex.ok()) return ex.status();
-    for (auto& [id, ai] : *(*ex)->ms.mutable_activities()) {
+    for (auto& [id, ai] : *(*ex)->ms().mutable_activities()) {
       if (ai.activity_id() == activity_id) {
         if (!IsSet(ai.started_time())) return WorkflowNotFoundError("Activity task not started.");
         return std::make_pair(*ex, &ai);
@@ -2215,7 +2326,7 @@ class EngineImpl {
     a->set_scheduled_event_id(id);
     a->set_started_event_id(started_id);
     a->set_identity(identity);
-    ex.ms.mutable_activities()->erase(id);
+    ex.ms().mutable_activities()->erase(id);
     ScheduleWorkflowTask(txn, ex);
     Commit(txn, std::move(done));
   }
@@ -2234,7 +2345,7 @@ class EngineImpl {
     a->set_scheduled_event_id(id);
     a->set_started_event_id(started_id);
     a->set_identity(identity);
-    ex.ms.mutable_activities()->erase(id);
+    ex.ms().mutable_activities()->erase(id);
     ScheduleWorkflowTask(txn, ex);
     Commit(txn, std::move(done));
   }
@@ -2259,10 +2370,10 @@ class EngineImpl {
   void ArmUserTimer(Execution& ex, const st::TimerInfo& ti) {
     ScheduleRunTimer(ex, FromProto(ti.expiry()),
                      [this, id = ti.timer_id(), started = ti.started_event_id()](Execution& ex) {
-                       auto it = ex.ms.timers().find(id);
-                       if (it == ex.ms.timers().end() || it->second.started_event_id() != started)
+                       auto it = ex.ms().timers().find(id);
+                       if (it == ex.ms().timers().end() || it->second.started_event_id() != started)
                          return;
-                       ex.ms.mutable_timers()->erase(id);
+                       ex.ms().mutable_timers()->erase(id);
                        Txn txn;
                        txn.Touch(&ex);
                        hv1::HistoryEvent& e = NewEvent(ex, ev1::EVENT_TYPE_TIMER_FIRED);
@@ -2300,7 +2411,7 @@ class EngineImpl {
     if (it == current_.end()) return nullptr;
     Execution* cur = FindRun(ns_id, it->second);
     if (!cur) return nullptr;
-    if (!req.request_id().empty() && cur->ms.start_request_id() == req.request_id()) return cur;
+    if (!req.request_id().empty() && cur->ms().start_request_id() == req.request_id()) return cur;
     if (!cur->closed()) {
       auto conflict = req.workflow_id_conflict_policy();
       if (req.workflow_id_reuse_policy() == ev1::WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING)
@@ -2315,8 +2426,8 @@ class EngineImpl {
         default:
           return WorkflowAlreadyStartedError(
               absl::StrCat("Workflow execution is already running. WorkflowId: ", req.workflow_id(),
-                           ", RunId: ", cur->ms.run_id(), "."),
-              cur->ms.start_request_id(), cur->ms.run_id());
+                           ", RunId: ", cur->ms().run_id(), "."),
+              cur->ms().start_request_id(), cur->ms().run_id());
       }
     }
     switch (req.workflow_id_reuse_policy()) {
@@ -2324,16 +2435,16 @@ class EngineImpl {
         return WorkflowAlreadyStartedError(
             absl::StrCat("Workflow execution already finished and WorkflowIdReusePolicy is "
                          "REJECT_DUPLICATE. WorkflowId: ",
-                         req.workflow_id(), ", RunId: ", cur->ms.run_id(), "."),
-            cur->ms.start_request_id(), cur->ms.run_id());
+                         req.workflow_id(), ", RunId: ", cur->ms().run_id(), "."),
+            cur->ms().start_request_id(), cur->ms().run_id());
       case ev1::WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY:
-        if (cur->ms.status() == ev1::WORKFLOW_EXECUTION_STATUS_COMPLETED) {
+        if (cur->ms().status() == ev1::WORKFLOW_EXECUTION_STATUS_COMPLETED) {
           return WorkflowAlreadyStartedError(
               absl::StrCat("Workflow execution already finished successfully. WorkflowId: ",
-                           req.workflow_id(), ", RunId: ", cur->ms.run_id(),
+                           req.workflow_id(), ", RunId: ", cur->ms().run_id(),
                            ". Workflow Id reuse policy: allow duplicate workflow Id if last run "
                            "failed."),
-              cur->ms.start_request_id(), cur->ms.run_id());
+              cur->ms().start_request_id(), cur->ms().run_id());
         }
         return nullptr;
       default:
@@ -2359,17 +2470,17 @@ class EngineImpl {
     auto owned = std::make_unique<Execution>();
     Execution& ex = *owned;
     const std::string run_id = NewUuid();
-    st::MutableState& ms = ex.ms;
+    st::MutableState& ms = ex.ms();
     ms.set_namespace_id(ns.id);
     ms.set_workflow_id(req.workflow_id());
     ms.set_run_id(run_id);
-    ms.set_first_execution_run_id(cont.previous ? cont.previous->ms.first_execution_run_id()
+    ms.set_first_execution_run_id(cont.previous ? cont.previous->ms().first_execution_run_id()
                                                 : run_id);
     ms.set_workflow_type(req.workflow_type().name());
     ms.set_task_queue(req.task_queue().name());
     ms.set_status(ev1::WORKFLOW_EXECUTION_STATUS_RUNNING);
     ms.set_next_event_id(1);
-    ms.set_attempt(cont.previous && !cont.restart_attempts ? cont.previous->ms.attempt() + 1 : 1);
+    ms.set_attempt(cont.previous && !cont.restart_attempts ? cont.previous->ms().attempt() + 1 : 1);
     ms.set_start_request_id(req.request_id());
     TimePoint now = Now();
     ToProto(now, ms.mutable_start_time());
@@ -2412,14 +2523,14 @@ class EngineImpl {
     a->set_first_execution_run_id(ms.first_execution_run_id());
     a->set_attempt(ms.attempt());
     if (cont.previous) {
-      a->set_continued_execution_run_id(cont.previous->ms.run_id());
+      a->set_continued_execution_run_id(cont.previous->ms().run_id());
       a->set_initiator(cont.initiator);
       if (cont.failure) *a->mutable_continued_failure() = *cont.failure;
       if (cont.last_completion_result)
         *a->mutable_last_completion_result() = *cont.last_completion_result;
       // The execution timeout spans all runs of the chain.
-      if (IsSet(cont.previous->ms.execution_expiration_time())) {
-        *ms.mutable_execution_expiration_time() = cont.previous->ms.execution_expiration_time();
+      if (IsSet(cont.previous->ms().execution_expiration_time())) {
+        *ms.mutable_execution_expiration_time() = cont.previous->ms().execution_expiration_time();
       }
     }
     if (ms.has_execution_expiration_time())
@@ -2444,19 +2555,19 @@ class EngineImpl {
 
   // The first workflow task, now or after the start delay.
   void ScheduleFirstWorkflowTask(Txn& txn, Execution& ex) {
-    TimePoint at = FromProto(ex.ms.execution_time());
+    TimePoint at = FromProto(ex.ms().execution_time());
     if (at <= Now()) {
       ScheduleWorkflowTask(txn, ex);
       return;
     }
-    *ex.ms.mutable_first_workflow_task_at() = ex.ms.execution_time();
+    *ex.ms().mutable_first_workflow_task_at() = ex.ms().execution_time();
     txn.after.push_back([this, &ex] { ArmFirstWorkflowTask(ex); });
   }
 
   void ArmFirstWorkflowTask(Execution& ex) {
-    ScheduleRunTimer(ex, FromProto(ex.ms.first_workflow_task_at()), [this](Execution& ex) {
-      if (!IsSet(ex.ms.first_workflow_task_at())) return;
-      ex.ms.clear_first_workflow_task_at();
+    ScheduleRunTimer(ex, FromProto(ex.ms().first_workflow_task_at()), [this](Execution& ex) {
+      if (!IsSet(ex.ms().first_workflow_task_at())) return;
+      ex.ms().clear_first_workflow_task_at();
       Txn txn;
       txn.Touch(&ex);
       ScheduleWorkflowTask(txn, ex);
@@ -2465,8 +2576,8 @@ class EngineImpl {
   }
 
   void ArmRunTimeout(Execution& ex) {
-    if (!IsSet(ex.ms.run_expiration_time())) return;
-    ScheduleRunTimer(ex, FromProto(ex.ms.run_expiration_time()), [this](Execution& ex) {
+    if (!IsSet(ex.ms().run_expiration_time())) return;
+    ScheduleRunTimer(ex, FromProto(ex.ms().run_expiration_time()), [this](Execution& ex) {
       Txn txn;
       ForceCloseWorkflowTask(txn, ex);
       hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT);
@@ -2481,7 +2592,7 @@ class EngineImpl {
   // is failed and buffered events are written.
   void ForceCloseWorkflowTask(Txn& txn, Execution& ex) {
     txn.Touch(&ex);
-    const st::WorkflowTaskInfo wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo wft = ex.ms().workflow_task();
     if (wft.started_event_id() != 0 && !wft.transient() && !wft.speculative()) {
       hv1::HistoryEvent& e = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_FAILED);
       auto* a = e.mutable_workflow_task_failed_event_attributes();
@@ -2489,7 +2600,7 @@ class EngineImpl {
       a->set_started_event_id(wft.started_event_id());
       a->set_cause(ev1::WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND);
     }
-    ex.ms.clear_workflow_task();
+    ex.ms().clear_workflow_task();
     FlushBuffered(ex);
   }
 
@@ -2516,27 +2627,27 @@ class EngineImpl {
 
   bool SeenRequest(Execution& ex, const std::string& request_id) {
     if (request_id.empty()) return false;
-    for (const auto& r : ex.ms.request_ids()) {
+    for (const auto& r : ex.ms().request_ids()) {
       if (r == request_id) return true;
     }
-    ex.ms.add_request_ids(request_id);
+    ex.ms().add_request_ids(request_id);
     // Bounded: a long-running workflow with many signals keeps the recent ones.
-    if (ex.ms.request_ids_size() > 1000) ex.ms.mutable_request_ids()->DeleteSubrange(0, 1);
+    if (ex.ms().request_ids_size() > 1000) ex.ms().mutable_request_ids()->DeleteSubrange(0, 1);
     return false;
   }
 
   // ---- queries ----
   void DispatchQuery(Execution& ex, const std::string& query_id) {
-    bool sticky = !ex.ms.sticky_task_queue().empty();
-    Dispatch(sticky ? ex.ms.sticky_task_queue() : ex.ms.task_queue(), false,
-             QueuedTask{ex.ns_id(), ex.ms.run_id(), 0, 0, query_id});
+    bool sticky = !ex.ms().sticky_task_queue().empty();
+    Dispatch(sticky ? ex.ms().sticky_task_queue() : ex.ms().task_queue(), false,
+             QueuedTask{ex.ns_id(), ex.ms().run_id(), 0, 0, query_id});
   }
 
   // After a workflow task ended: unanswered attached queries and those that
   // arrived meanwhile ride the next task if one is scheduled, else go out as
   // query-only tasks.
   void DispatchWaitingQueries(Execution& ex) {
-    const auto& wft = ex.ms.workflow_task();
+    const auto& wft = ex.ms().workflow_task();
     if (wft.started_event_id() != 0) return;
     std::vector<std::string> pending = std::move(ex.attached_queries);
     ex.attached_queries.clear();
@@ -2582,7 +2693,7 @@ class EngineImpl {
   bool StartQueryTask(Poller& poller, Execution& ex, const QueuedTask& task) {
     auto it = queries_.find(task.query_id);
     if (it == queries_.end()) return false;
-    if (ex.ms.workflow_task().started_event_id() != 0) {
+    if (ex.ms().workflow_task().started_event_id() != 0) {
       // A workflow task is running: the query waits for it to finish.
       ex.waiting_queries.push_back(task.query_id);
       return false;
@@ -2591,13 +2702,13 @@ class EngineImpl {
     resp->set_task_token(MakeToken(ex, st::TaskToken::KIND_QUERY, 0, 0, 0, 0, "", task.query_id));
     FillExecutionHeader(ex, resp);
     *resp->mutable_query() = it->second.query;
-    resp->set_previous_started_event_id(ex.ms.last_completed_wft_started_event_id());
-    resp->set_started_event_id(ex.ms.last_completed_wft_started_event_id());
+    resp->set_previous_started_event_id(ex.ms().last_completed_wft_started_event_id());
+    resp->set_started_event_id(ex.ms().last_completed_wft_started_event_id());
     resp->set_attempt(1);
     resp->mutable_history();
     // A sticky worker answers from its cache; anyone else replays it all.
     if (!poller.sticky) {
-      for (const auto& e : ex.history) {
+      for (const auto& e : ex.history()) {
         if (e.event_id() >= ex.durable_next_event_id) break;
         *resp->mutable_history()->add_events() = e;
       }
@@ -2618,7 +2729,7 @@ class EngineImpl {
     auto found = FindExecution((*ns)->id, req.execution());
     if (!found.ok()) return Reply(lock, std::move(done), found.status());
     Execution& ex = **found;
-    auto status = ex.ms.status();
+    auto status = ex.ms().status();
     bool reject = false;
     if (req.query_reject_condition() == ev1::QUERY_REJECT_CONDITION_NOT_OPEN) {
       reject = ex.closed();
@@ -2629,7 +2740,7 @@ class EngineImpl {
       resp->mutable_query_rejected()->set_status(status);
       return Reply(lock, std::move(done), absl::OkStatus());
     }
-    if (ex.closed() && ex.ms.last_completed_wft_started_event_id() == 0) {
+    if (ex.closed() && ex.ms().last_completed_wft_started_event_id() == 0) {
       return Reply(lock, std::move(done),
                    absl::FailedPreconditionError(
                        "Workflow execution closed before WorkflowTaskStarted event"));
@@ -2637,7 +2748,7 @@ class EngineImpl {
     std::string id = NewUuid();
     PendingQuery& q = queries_[id];
     q.ns_id = ex.ns_id();
-    q.run_id = ex.ms.run_id();
+    q.run_id = ex.ms().run_id();
     q.query = req.query();
     q.resp = resp;
     q.done = std::move(done);
@@ -2654,8 +2765,8 @@ class EngineImpl {
     });
     // With a workflow task pending, the query rides along with it; otherwise
     // it goes out as a query-only task.
-    if (!ex.closed() && (ex.ms.workflow_task().scheduled_event_id() != 0 ||
-                         ex.ms.last_completed_wft_started_event_id() == 0)) {
+    if (!ex.closed() && (ex.ms().workflow_task().scheduled_event_id() != 0 ||
+                         ex.ms().last_completed_wft_started_event_id() == 0)) {
       ex.waiting_queries.push_back(id);
     } else {
       DispatchQuery(ex, id);
@@ -2710,10 +2821,10 @@ class EngineImpl {
   bool TryAnswerHistory(Execution& ex, const wsv1::GetWorkflowExecutionHistoryRequest& req,
                         wsv1::GetWorkflowExecutionHistoryResponse* resp, bool final_try) {
     const int64_t durable_next = ex.durable_next_event_id;
-    const bool closed_durably = ex.closed() && durable_next >= ex.ms.next_event_id();
+    const bool closed_durably = ex.closed() && durable_next >= ex.ms().next_event_id();
     if (req.history_event_filter_type() == ev1::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT) {
       if (closed_durably) {
-        *resp->mutable_history()->add_events() = ex.history.back();
+        *resp->mutable_history()->add_events() = ex.history().back();
         return true;
       }
       if (!req.wait_new_event() || final_try) {
@@ -2728,7 +2839,7 @@ class EngineImpl {
       int64_t page = req.maximum_page_size() > 0 ? req.maximum_page_size() : 1000;
       int64_t end = std::min(durable_next, from + page);
       for (int64_t id = from; id < end; ++id)
-        *resp->mutable_history()->add_events() = ex.history[id - 1];
+        *resp->mutable_history()->add_events() = ex.history()[id - 1];
       if (end < durable_next || (!closed_durably && req.wait_new_event())) {
         resp->set_next_page_token(EncodeToken(end));
       }
@@ -2742,7 +2853,7 @@ class EngineImpl {
   }
 
   void WakeHistoryWaiters(Execution& ex) {
-    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    const std::string key = RunKey(ex.ns_id(), ex.ms().run_id());
     auto range = history_waiters_by_run_.equal_range(key);
     std::vector<uint64_t> ids;
     for (auto it = range.first; it != range.second; ++it) ids.push_back(it->second);
@@ -2785,7 +2896,7 @@ class EngineImpl {
     if (TryAnswerHistory(ex, req, resp, false))
       return Reply(lock, std::move(done), absl::OkStatus());
     uint64_t id = next_id_++;
-    const std::string key = RunKey(ex.ns_id(), ex.ms.run_id());
+    const std::string key = RunKey(ex.ns_id(), ex.ms().run_id());
     HistoryWaiter& w = history_waiters_[id];
     w.run_key = key;
     w.req = req;
@@ -2818,25 +2929,25 @@ class EngineImpl {
   // ---- describe / list ----
   void FillExecutionInfo(const Execution& ex,
                          temporal::api::workflow::v1::WorkflowExecutionInfo* info) {
-    info->mutable_execution()->set_workflow_id(ex.ms.workflow_id());
-    info->mutable_execution()->set_run_id(ex.ms.run_id());
-    info->mutable_type()->set_name(ex.ms.workflow_type());
-    *info->mutable_start_time() = ex.ms.start_time();
-    if (IsSet(ex.ms.close_time())) *info->mutable_close_time() = ex.ms.close_time();
-    info->set_status(ex.ms.status());
-    info->set_history_length(ex.ms.next_event_id() - 1);
-    *info->mutable_execution_time() = ex.ms.execution_time();
-    if (ex.ms.has_memo()) *info->mutable_memo() = ex.ms.memo();
-    if (ex.ms.has_search_attributes())
-      *info->mutable_search_attributes() = ex.ms.search_attributes();
-    info->set_task_queue(ex.ms.task_queue());
-    info->set_state_transition_count(ex.ms.state_transition_count());
-    info->set_history_size_bytes(ex.ms.history_size_bytes());
-    info->set_first_run_id(ex.ms.first_execution_run_id());
-    if (ex.ms.has_auto_reset_points())
-      *info->mutable_auto_reset_points() = ex.ms.auto_reset_points();
-    if (IsSet(ex.ms.close_time())) {
-      ToProto(FromProto(ex.ms.close_time()) - FromProto(ex.ms.execution_time()),
+    info->mutable_execution()->set_workflow_id(ex.ms().workflow_id());
+    info->mutable_execution()->set_run_id(ex.ms().run_id());
+    info->mutable_type()->set_name(ex.ms().workflow_type());
+    *info->mutable_start_time() = ex.ms().start_time();
+    if (IsSet(ex.ms().close_time())) *info->mutable_close_time() = ex.ms().close_time();
+    info->set_status(ex.ms().status());
+    info->set_history_length(ex.ms().next_event_id() - 1);
+    *info->mutable_execution_time() = ex.ms().execution_time();
+    if (ex.ms().has_memo()) *info->mutable_memo() = ex.ms().memo();
+    if (ex.ms().has_search_attributes())
+      *info->mutable_search_attributes() = ex.ms().search_attributes();
+    info->set_task_queue(ex.ms().task_queue());
+    info->set_state_transition_count(ex.ms().state_transition_count());
+    info->set_history_size_bytes(ex.ms().history_size_bytes());
+    info->set_first_run_id(ex.ms().first_execution_run_id());
+    if (ex.ms().has_auto_reset_points())
+      *info->mutable_auto_reset_points() = ex.ms().auto_reset_points();
+    if (IsSet(ex.ms().close_time())) {
+      ToProto(FromProto(ex.ms().close_time()) - FromProto(ex.ms().execution_time()),
               info->mutable_execution_duration());
     }
   }
@@ -2850,13 +2961,13 @@ class EngineImpl {
     if (!found.ok()) return Reply(lock, std::move(done), found.status());
     const Execution& ex = **found;
     auto* cfg = resp->mutable_execution_config();
-    cfg->mutable_task_queue()->set_name(ex.ms.task_queue());
+    cfg->mutable_task_queue()->set_name(ex.ms().task_queue());
     cfg->mutable_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
-    *cfg->mutable_workflow_execution_timeout() = ex.ms.execution_timeout();
-    *cfg->mutable_workflow_run_timeout() = ex.ms.run_timeout();
-    *cfg->mutable_default_workflow_task_timeout() = ex.ms.workflow_task_timeout();
+    *cfg->mutable_workflow_execution_timeout() = ex.ms().execution_timeout();
+    *cfg->mutable_workflow_run_timeout() = ex.ms().run_timeout();
+    *cfg->mutable_default_workflow_task_timeout() = ex.ms().workflow_task_timeout();
     FillExecutionInfo(ex, resp->mutable_workflow_execution_info());
-    for (const auto& [id, ai] : ex.ms.activities()) {
+    for (const auto& [id, ai] : ex.ms().activities()) {
       auto* pa = resp->add_pending_activities();
       pa->set_activity_id(ai.activity_id());
       pa->mutable_activity_type()->set_name(ai.activity_type());
@@ -2879,7 +2990,7 @@ class EngineImpl {
             pa->mutable_expiration_time());
       }
     }
-    const st::WorkflowTaskInfo& wft = ex.ms.workflow_task();
+    const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     if (wft.scheduled_event_id() != 0) {
       auto* pw = resp->mutable_pending_workflow_task();
       pw->set_state(wft.started_event_id() != 0 ? ev1::PENDING_WORKFLOW_TASK_STATE_STARTED
@@ -2903,17 +3014,18 @@ class EngineImpl {
     std::vector<const Execution*> out;
     for (auto it = start_order_.rbegin(); it != start_order_.rend(); ++it) {
       const Execution* ex = *it;
-      if (ex->ns_id() != ns.id) continue;
-      visibility::ExecutionFields f{ex->ms.workflow_id(),
-                                    ex->ms.run_id(),
-                                    ex->ms.workflow_type(),
-                                    ex->ms.status(),
-                                    ex->ms.task_queue(),
-                                    UnixNanos(ex->ms.start_time()),
-                                    UnixNanos(ex->ms.close_time()),
-                                    UnixNanos(ex->ms.execution_time()),
-                                    ex->ms.next_event_id() - 1,
-                                    &ex->ms.search_attributes()};
+      const st::MutableState& m = ex->ms_view();  // scans must not thaw frozen runs
+      if (m.namespace_id() != ns.id) continue;
+      visibility::ExecutionFields f{m.workflow_id(),
+                                    m.run_id(),
+                                    m.workflow_type(),
+                                    m.status(),
+                                    m.task_queue(),
+                                    UnixNanos(m.start_time()),
+                                    UnixNanos(m.close_time()),
+                                    UnixNanos(m.execution_time()),
+                                    m.next_event_id() - 1,
+                                    &m.search_attributes()};
       if (filter->Matches(f)) out.push_back(ex);
     }
     return out;
@@ -2956,7 +3068,7 @@ class EngineImpl {
     constexpr int kMaxResetPoints = 20;
     std::string build_id = req.deployment_options().build_id();
     if (build_id.empty()) build_id = req.worker_version_stamp().build_id();
-    auto* points = ex.ms.mutable_auto_reset_points()->mutable_points();
+    auto* points = ex.ms().mutable_auto_reset_points()->mutable_points();
     for (const auto& p : *points) {
       if (p.binary_checksum() == req.binary_checksum() && p.build_id() == build_id) return;
     }
@@ -2964,7 +3076,7 @@ class EngineImpl {
     auto* point = points->Add();
     point->set_binary_checksum(req.binary_checksum());
     point->set_build_id(build_id);
-    point->set_run_id(ex.ms.run_id());
+    point->set_run_id(ex.ms().run_id());
     point->set_first_workflow_task_completed_id(completed_id);
     ToProto(Now(), point->mutable_create_time());
     point->set_resettable(true);
@@ -3101,8 +3213,8 @@ class EngineImpl {
     Execution& ex = **found;
     Txn txn;
     if (!ex.closed()) Terminate(txn, ex, "Delete workflow execution", nullptr, "");
-    txn.deleted.push_back({ex.ns_id(), ex.ms.workflow_id(), ex.ms.run_id()});
-    txn.after.push_back([this, key = RunKey(ex.ns_id(), ex.ms.run_id())] { DetachRun(key); });
+    txn.deleted.push_back({ex.ns_id(), ex.ms().workflow_id(), ex.ms().run_id()});
+    txn.after.push_back([this, key = RunKey(ex.ns_id(), ex.ms().run_id())] { DetachRun(key); });
     Commit(txn, std::move(done));
   }
 
@@ -3111,8 +3223,8 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution* ex = it->second.get();
-    auto cur = current_.find({ex->ns_id(), ex->ms.workflow_id()});
-    if (cur != current_.end() && cur->second == ex->ms.run_id()) current_.erase(cur);
+    auto cur = current_.find({ex->ns_id(), ex->ms().workflow_id()});
+    if (cur != current_.end() && cur->second == ex->ms().run_id()) current_.erase(cur);
     start_order_.erase(std::remove(start_order_.begin(), start_order_.end(), ex),
                        start_order_.end());
     graveyard_.push_back(std::move(it->second));
@@ -3125,7 +3237,7 @@ class EngineImpl {
   void BuryDeletedRuns() {
     std::vector<Done> failed;
     for (const auto& ex : graveyard_) {
-      const std::string key = RunKey(ex->ns_id(), ex->ms.run_id());
+      const std::string key = RunKey(ex->ns_id(), ex->ms().run_id());
       auto range = history_waiters_by_run_.equal_range(key);
       for (auto it = range.first; it != range.second; ++it) {
         auto w = history_waiters_.find(it->second);
@@ -3136,7 +3248,7 @@ class EngineImpl {
       }
       history_waiters_by_run_.erase(key);
       for (auto it = queries_.begin(); it != queries_.end();) {
-        if (it->second.ns_id == ex->ns_id() && it->second.run_id == ex->ms.run_id()) {
+        if (it->second.ns_id == ex->ns_id() && it->second.run_id == ex->ms().run_id()) {
           timers_.Cancel(it->second.timer_id);
           failed.push_back(std::move(it->second.done));
           it = queries_.erase(it);
@@ -3176,21 +3288,21 @@ class EngineImpl {
     if (!execs.ok()) return execs.status();
     for (auto& r : *execs) {
       auto ex = std::make_unique<Execution>();
-      if (!ex->ms.ParseFromString(r.state)) return absl::DataLossError("bad execution record");
+      if (!ex->ms().ParseFromString(r.state)) return absl::DataLossError("bad execution record");
       auto events = store_->ReadHistory(r.namespace_id, r.run_id, 1, INT64_MAX);
       if (!events.ok()) return events.status();
       for (auto& bytes : *events) {
-        if (!ex->history.emplace_back().ParseFromString(bytes))
+        if (!ex->history().emplace_back().ParseFromString(bytes))
           return absl::DataLossError("bad history event");
       }
-      if (static_cast<int64_t>(ex->history.size()) != ex->ms.next_event_id() - 1) {
+      if (static_cast<int64_t>(ex->history().size()) != ex->ms().next_event_id() - 1) {
         return absl::DataLossError(absl::StrCat("history of run ", r.run_id, " has ",
-                                                ex->history.size(), " events, state expects ",
-                                                ex->ms.next_event_id() - 1));
+                                                ex->history().size(), " events, state expects ",
+                                                ex->ms().next_event_id() - 1));
       }
-      ex->persisted = ex->history.size();
-      ex->durable_next_event_id = ex->ms.next_event_id();
-      for (const auto& e : ex->history) next_task_id_ = std::max(next_task_id_, e.task_id() + 1);
+      ex->persisted = ex->history().size();
+      ex->durable_next_event_id = ex->ms().next_event_id();
+      for (const auto& e : ex->history()) next_task_id_ = std::max(next_task_id_, e.task_id() + 1);
       start_order_.push_back(ex.get());
       executions_.emplace(RunKey(r.namespace_id, r.run_id), std::move(ex));
     }
@@ -3201,9 +3313,9 @@ class EngineImpl {
     for (Execution* ex : start_order_) {
       if (ex->closed()) continue;
       RestoreUpdates(*ex);
-      if (ex->ms.workflow_task().speculative()) {
-        ex->ms.clear_workflow_task();
-        if (ex->ms.buffered_events_size() > 0) {
+      if (ex->ms().workflow_task().speculative()) {
+        ex->ms().clear_workflow_task();
+        if (ex->ms().buffered_events_size() > 0) {
           Txn txn;
           FlushBuffered(*ex);
           ScheduleWorkflowTask(txn, *ex);
@@ -3211,8 +3323,8 @@ class EngineImpl {
         }
       }
       ArmRunTimeout(*ex);
-      if (IsSet(ex->ms.first_workflow_task_at())) ArmFirstWorkflowTask(*ex);
-      st::WorkflowTaskInfo* wft = ex->ms.mutable_workflow_task();
+      if (IsSet(ex->ms().first_workflow_task_at())) ArmFirstWorkflowTask(*ex);
+      st::WorkflowTaskInfo* wft = ex->ms().mutable_workflow_task();
       if (wft->scheduled_event_id() != 0) {
         if (wft->started_event_id() != 0) {
           // Its worker may still answer; otherwise it times out as usual.
@@ -3220,13 +3332,13 @@ class EngineImpl {
               FromProto(wft->started_time()) + std::chrono::duration_cast<TimePoint::duration>(
                                                    FromProto(wft->start_to_close_timeout()));
           timers_.Schedule(remaining,
-                           [this, key = RunKey(ex->ns_id(), ex->ms.run_id()),
+                           [this, key = RunKey(ex->ns_id(), ex->ms().run_id()),
                             version = wft->start_version()] { WorkflowTaskTimeout(key, version); });
         } else {
           DispatchWft(*ex, wft->start_version());
         }
       }
-      for (auto& [id, ai] : *ex->ms.mutable_activities()) {
+      for (auto& [id, ai] : *ex->ms().mutable_activities()) {
         ArmScheduleToCloseTimer(*ex, id);
         if (IsSet(ai.retry_at())) {
           ArmRetry(*ex, id, FromProto(ai.retry_at()));
@@ -3236,7 +3348,7 @@ class EngineImpl {
           DispatchActivity(*ex, id);
         }
       }
-      for (const auto& [id, ti] : ex->ms.timers()) ArmUserTimer(*ex, ti);
+      for (const auto& [id, ti] : ex->ms().timers()) ArmUserTimer(*ex, ti);
     }
     return absl::OkStatus();
   }
@@ -3265,12 +3377,19 @@ absl::Status Engine::Start() {
         impl_->RegisterSearchAttributes(txn, ns, impl_->options_.search_attributes);
     if (!added.ok()) return added;
   }
+  impl_->ScheduleSweep();
   if (txn.namespaces.empty() && txn.search_attributes.empty()) return absl::OkStatus();
   persistence::WriteBatch batch;
   batch.namespaces = std::move(txn.namespaces);
   batch.search_attributes = std::move(txn.search_attributes);
   lock.unlock();
   return impl_->store_->CommitSync(std::move(batch));
+}
+
+size_t Engine::FrozenRuns() {
+  std::lock_guard lock(impl_->mu_);
+  return static_cast<size_t>(std::count_if(impl_->start_order_.begin(), impl_->start_order_.end(),
+                                           [](const Execution* ex) { return ex->frozen(); }));
 }
 
 void Engine::Shutdown() {
@@ -3378,14 +3497,14 @@ void Engine::StartWorkflowExecution(const wsv1::StartWorkflowExecutionRequest& r
   if (!existing.ok()) return impl_->Reply(lock, std::move(done), existing.status());
   if (*existing) {
     // Same request id: the same start, reported as started (as the real server).
-    resp->set_run_id((*existing)->ms.run_id());
+    resp->set_run_id((*existing)->ms().run_id());
     resp->set_started(!req.request_id().empty() &&
-                      (*existing)->ms.start_request_id() == req.request_id());
+                      (*existing)->ms().start_request_id() == req.request_id());
     return impl_->Reply(lock, std::move(done), absl::OkStatus());
   }
   Execution& ex = impl_->CreateExecution(txn, ns, req);
   impl_->ScheduleFirstWorkflowTask(txn, ex);
-  resp->set_run_id(ex.ms.run_id());
+  resp->set_run_id(ex.ms().run_id());
   resp->set_started(true);
   impl_->Commit(txn, std::move(done));
 }
@@ -3453,7 +3572,7 @@ void Engine::SignalWithStartWorkflowExecution(
     impl_->AddSignal(*cur, req.signal_name(), req.signal_input(), req.identity(),
                      req.has_header() ? &req.header() : nullptr);
     impl_->ScheduleWorkflowTask(txn, *cur);
-    resp->set_run_id(cur->ms.run_id());
+    resp->set_run_id(cur->ms().run_id());
     resp->set_started(false);
     return impl_->Commit(txn, std::move(done));
   }
@@ -3470,7 +3589,7 @@ void Engine::SignalWithStartWorkflowExecution(
   impl_->AddSignal(ex, req.signal_name(), req.signal_input(), req.identity(),
                    req.has_header() ? &req.header() : nullptr);
   impl_->ScheduleFirstWorkflowTask(txn, ex);
-  resp->set_run_id(ex.ms.run_id());
+  resp->set_run_id(ex.ms().run_id());
   resp->set_started(true);
   impl_->Commit(txn, std::move(done));
 }
@@ -3483,11 +3602,11 @@ void Engine::RequestCancelWorkflowExecution(const wsv1::RequestCancelWorkflowExe
   if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
   // Cancelling a closed workflow succeeds, as on the real server.
-  if (ex.closed() || impl_->SeenRequest(ex, req.request_id()) || ex.ms.cancel_requested())
+  if (ex.closed() || impl_->SeenRequest(ex, req.request_id()) || ex.ms().cancel_requested())
     return impl_->Reply(lock, std::move(done), absl::OkStatus());
   Txn txn;
   txn.Touch(&ex);
-  ex.ms.set_cancel_requested(true);
+  ex.ms().set_cancel_requested(true);
   hv1::HistoryEvent& e = impl_->NewEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
   auto* a = e.mutable_workflow_execution_cancel_requested_event_attributes();
   a->set_cause(req.reason());
@@ -3547,7 +3666,7 @@ void Engine::GetWorkflowExecutionHistoryReverse(
   int64_t page = req.maximum_page_size() > 0 ? req.maximum_page_size() : 1000;
   int64_t end = std::max<int64_t>(0, last - page);
   for (int64_t id = last; id > end; --id)
-    *resp->mutable_history()->add_events() = ex.history[id - 1];
+    *resp->mutable_history()->add_events() = ex.history()[id - 1];
   if (end > 0) resp->set_next_page_token(EngineImpl::EncodeToken(end));
   impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
@@ -3763,11 +3882,11 @@ void Engine::ResetStickyTaskQueue(const wsv1::ResetStickyTaskQueueRequest& req,
   auto found = impl_->FindExecution(ns.id, req.execution());
   if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
-  if (ex.ms.workflow_task().sticky() && ex.ms.workflow_task().started_event_id() == 0 &&
-      ex.ms.workflow_task().scheduled_event_id() != 0) {
+  if (ex.ms().workflow_task().sticky() && ex.ms().workflow_task().started_event_id() == 0 &&
+      ex.ms().workflow_task().scheduled_event_id() != 0) {
     impl_->MoveWftToNormalQueue(ex);
   } else {
-    ex.ms.clear_sticky_task_queue();
+    ex.ms().clear_sticky_task_queue();
   }
   impl_->Reply(lock, std::move(done), absl::OkStatus());
 }
@@ -3785,18 +3904,23 @@ void Engine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::Shutdo
       impl_->queues_.erase(it);
     }
     for (Execution* ex : impl_->start_order_) {
-      if (ex->ns_id() != ns.id || ex->closed() || ex->ms.sticky_task_queue() != sticky) continue;
-      const auto& wft = ex->ms.workflow_task();
+      {
+        const st::MutableState& m = ex->ms_view();  // scans must not thaw frozen runs
+        if (m.namespace_id() != ns.id || IsClosedStatus(m.status()) ||
+            m.sticky_task_queue() != sticky)
+          continue;
+      }
+      const auto& wft = ex->ms().workflow_task();
       if (wft.sticky() && wft.scheduled_event_id() != 0 && wft.started_event_id() == 0) {
         impl_->MoveWftToNormalQueue(*ex);
       } else {
-        ex->ms.clear_sticky_task_queue();
+        ex->ms().clear_sticky_task_queue();
       }
     }
     for (auto& t : moved) {
       if (t.query_id.empty()) continue;
       Execution* ex = impl_->FindRun(t.ns_id, t.run_id);
-      if (ex) impl_->Dispatch(ex->ms.task_queue(), false, t);
+      if (ex) impl_->Dispatch(ex->ms().task_queue(), false, t);
     }
   }
   impl_->Reply(lock, std::move(done), absl::OkStatus());

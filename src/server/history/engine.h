@@ -42,6 +42,10 @@ struct EngineOptions {
   std::chrono::milliseconds max_poll_wait = std::chrono::seconds(60);
   // Long poll on history (wait_new_event) is answered empty after this.
   std::chrono::milliseconds history_long_poll = std::chrono::seconds(20);
+  // Idle runs (nothing in flight) untouched for `idle_sweep_ticks` sweeps are
+  // kept serialized in memory until next used; a sweep runs every interval.
+  std::chrono::milliseconds idle_sweep_interval = std::chrono::seconds(1);
+  uint32_t idle_sweep_ticks = 3;
 };
 
 class EngineImpl;
@@ -61,6 +65,8 @@ class Engine {
   absl::Status Start();
   // Fails parked polls and stops timers; later calls fail with UNAVAILABLE.
   void Shutdown();
+  // Runs currently kept serialized (idle); for tests and benchmarks.
+  size_t FrozenRuns();
 
   // Namespaces.
   void RegisterNamespace(const wsv1::RegisterNamespaceRequest& req,
