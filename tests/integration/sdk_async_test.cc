@@ -82,21 +82,33 @@ TEST_F(SdkAsyncTest, ManyResultsWithoutAThreadEach) {
   const int threads_pending = CountThreads();
 
   // The fake worker answers every task with twice its input.
+  std::string worker_error;
   std::thread worker([&] {
-    for (int i = 0; i < kCount; ++i) {
-      auto task = PollWorkflowTask(*worker_client_, tq);
-      const auto& started = task.history().events(0).workflow_execution_started_event_attributes();
-      int input = dc().FromPayload<int>(started.input().payloads(0));
-      RespondWorkflowTask(*worker_client_, task.task_token(),
-                          {CompleteCommand(dc().ToPayloads(2 * input))});
+    try {
+      for (int i = 0; i < kCount; ++i) {
+        auto task = PollWorkflowTask(*worker_client_, tq);
+        const auto& started =
+            task.history().events(0).workflow_execution_started_event_attributes();
+        int input = dc().FromPayload<int>(started.input().payloads(0));
+        RespondWorkflowTask(*worker_client_, task.task_token(),
+                            {CompleteCommand(dc().ToPayloads(2 * input))});
+      }
+    } catch (const std::exception& e) {
+      worker_error = e.what();
     }
   });
   int threads_max = threads_pending;
   for (int i = 0; i < kCount; ++i) {
     threads_max = std::max(threads_max, CountThreads());
-    EXPECT_EQ(Get(results[i]), 2 * i);
+    try {
+      EXPECT_EQ(Get(results[i]), 2 * i);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "result " << i << ": " << e.what();
+      break;
+    }
   }
   worker.join();
+  EXPECT_EQ(worker_error, "");
   std::printf("threads: before %d, with %d results pending %d, max %d\n", threads_before, kCount,
               threads_pending, threads_max);
   // The fake worker thread itself accounts for one; gRPC's pools for a few.
