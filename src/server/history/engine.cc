@@ -118,8 +118,7 @@ struct Execution {
   const st::MutableState& ms_view() const {
     if (!frozen_) return *ms_;
     thread_local st::FrozenExecution scratch;
-    scratch.Clear();
-    scratch.ParseFromString(frozen_bytes_);
+    ParseFrozen(&scratch);
     return scratch.state();
   }
   bool frozen() const { return frozen_; }
@@ -132,9 +131,8 @@ struct Execution {
            ms_->workflow_task().started_event_id() == 0 && waiting_queries.empty() &&
            attached_queries.empty() && updates.empty();
   }
-  // Serializes state and history and drops their parsed form.
+  // Serializes state and history and drops their parsed form. Idle() first.
   void Freeze() {
-    if (frozen_) return;
     st::FrozenExecution f;
     f.mutable_state()->Swap(ms_.get());
     f.mutable_events()->Reserve(static_cast<int>(history_.size()));
@@ -161,10 +159,7 @@ struct Execution {
     last_touch_ = g_sweep_tick.load(std::memory_order_relaxed);
     if (!frozen_) return;
     st::FrozenExecution f;
-    if (!f.ParseFromString(frozen_bytes_)) {
-      // Bytes this process wrote a moment ago: a failure is memory corruption.
-      std::abort();
-    }
+    ParseFrozen(&f);
     ms_ = std::make_unique<st::MutableState>();
     ms_->Swap(f.mutable_state());
     history_.resize(static_cast<size_t>(f.events_size()));
@@ -172,6 +167,10 @@ struct Execution {
       history_[static_cast<size_t>(i)].Swap(f.mutable_events(i));
     std::string().swap(frozen_bytes_);
     frozen_ = false;
+  }
+  void ParseFrozen(st::FrozenExecution* out) const {
+    // Bytes this process wrote itself: a parse failure is memory corruption.
+    if (!out->ParseFromString(frozen_bytes_)) std::abort();
   }
 
   mutable std::unique_ptr<st::MutableState> ms_ = std::make_unique<st::MutableState>();
@@ -318,23 +317,24 @@ class EngineImpl {
 
   // ---- persistence ----
   persistence::ExecutionRecord Record(const Execution& ex) const {
+    const st::MutableState& ms = ex.ms();
     persistence::ExecutionRecord r;
-    r.namespace_id = ex.ms().namespace_id();
-    r.workflow_id = ex.ms().workflow_id();
-    r.run_id = ex.ms().run_id();
-    r.workflow_type = ex.ms().workflow_type();
-    r.task_queue = ex.ms().task_queue();
-    r.status = ex.ms().status();
+    r.namespace_id = ms.namespace_id();
+    r.workflow_id = ms.workflow_id();
+    r.run_id = ms.run_id();
+    r.workflow_type = ms.workflow_type();
+    r.task_queue = ms.task_queue();
+    r.status = ms.status();
     r.start_time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               FromProto(ex.ms().start_time()).time_since_epoch())
+                               FromProto(ms.start_time()).time_since_epoch())
                                .count();
-    if (IsSet(ex.ms().close_time())) {
+    if (IsSet(ms.close_time())) {
       r.close_time_unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 FromProto(ex.ms().close_time()).time_since_epoch())
+                                 FromProto(ms.close_time()).time_since_epoch())
                                  .count();
     }
-    r.history_length = ex.ms().next_event_id() - 1;
-    r.state = ex.ms().SerializeAsString();
+    r.history_length = ms.next_event_id() - 1;
+    r.state = ms.SerializeAsString();
     return r;
   }
 
@@ -350,20 +350,22 @@ class EngineImpl {
     batch.deleted_executions = std::move(txn.deleted);
     std::vector<std::pair<Execution*, int64_t>> durable_marks;
     for (Execution* ex : txn.touched) {
-      ex->ms().set_state_transition_count(ex->ms().state_transition_count() + 1);
-      if (ex->persisted < ex->history().size()) {
+      st::MutableState& ms = ex->ms();
+      const std::vector<hv1::HistoryEvent>& history = ex->history();
+      ms.set_state_transition_count(ms.state_transition_count() + 1);
+      if (ex->persisted < history.size()) {
         persistence::HistoryAppend append;
-        append.namespace_id = ex->ns_id();
-        append.run_id = ex->ms().run_id();
-        append.first_event_id = ex->history()[ex->persisted].event_id();
-        for (size_t i = ex->persisted; i < ex->history().size(); ++i) {
-          append.events.push_back(ex->history()[i].SerializeAsString());
+        append.namespace_id = ms.namespace_id();
+        append.run_id = ms.run_id();
+        append.first_event_id = history[ex->persisted].event_id();
+        for (size_t i = ex->persisted; i < history.size(); ++i) {
+          append.events.push_back(history[i].SerializeAsString());
         }
-        ex->persisted = ex->history().size();
+        ex->persisted = history.size();
         batch.history.push_back(std::move(append));
       }
       batch.executions.push_back(Record(*ex));
-      durable_marks.emplace_back(ex, static_cast<int64_t>(ex->history().size()) + 1);
+      durable_marks.emplace_back(ex, static_cast<int64_t>(history.size()) + 1);
     }
     auto after = std::move(txn.after);
     store_->Commit(
@@ -389,8 +391,9 @@ class EngineImpl {
 
   // ---- idle-run compaction ----
   // Every idle_sweep_interval, looks at up to kSweepBatch runs (round robin
-  // over all) and freezes those idle and untouched for idle_sweep_ticks sweeps. Caps the cost per
-  // tick; a run parked on a long timer is visited within N / kSweepBatch s.
+  // over all) and freezes those idle and untouched for idle_sweep_ticks
+  // sweeps. Caps the cost per tick; a run parked on a long timer is visited
+  // within N / kSweepBatch ticks.
   static constexpr size_t kSweepBatch = 20000;
   static constexpr size_t kTrimAfterFrozen = 1000;
 
@@ -409,8 +412,7 @@ class EngineImpl {
       for (size_t i = 0; i < budget; ++i) {
         if (sweep_cursor_ >= start_order_.size()) sweep_cursor_ = 0;
         Execution* ex = start_order_[sweep_cursor_++];
-        if (ex->frozen() || tick - ex->last_touch() < options_.idle_sweep_ticks || !ex->Idle())
-          continue;
+        if (tick - ex->last_touch() < options_.idle_sweep_ticks || !ex->Idle()) continue;
         ex->Freeze();
         ++frozen;
       }
