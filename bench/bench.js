@@ -248,6 +248,7 @@ async function load(server, worker, { mode, concurrency, rate, duration, warmup 
     syncs_per_s: (s1.synced_commits - s0.synced_commits) / dt,
     batches_per_commit: (s1.batches - s0.batches) / Math.max(1, s1.transactions - s0.transactions),
     max_group_batches: s1.max_group_batches,
+    eager_activities_per_wf: (s1.eager_activities - s0.eager_activities) / Math.max(1, result.throughput * dt),
   };
   if (result.failed > 0) {
     failures++;
@@ -325,6 +326,7 @@ async function benchHello() {
       row('server commits (transactions)/s', (r) => r.server.commits_per_s),
       row('server WAL fsyncs/s', (r) => r.server.syncs_per_s),
       row('write batches per commit', (r) => r.server.batches_per_commit, 1),
+      row('activities started eagerly per workflow', (r) => r.server.eager_activities_per_wf, 2, false),
       row('client p50 start-to-result ms', (r) => r.p50_ms, 1),
     ]
   );

@@ -102,9 +102,9 @@ int RunStartDev(const StartDevFlags& flags) {
       fmt::print(
           "stats {{\"batches\":{},\"transactions\":{},\"synced_commits\":{},\"events\":{},"
           "\"max_group_batches\":{},\"failed_batches\":{},\"frozen_runs\":{},"
-          "\"heap_in_use_bytes\":{}}}\n",
+          "\"eager_activities\":{},\"heap_in_use_bytes\":{}}}\n",
           st.batches, st.transactions, st.synced_commits, st.events, st.max_group_batches,
-          st.failed_batches, st.frozen_runs, mallinfo2().uordblks);
+          st.failed_batches, st.frozen_runs, st.eager_activities, mallinfo2().uordblks);
       std::fflush(stdout);
     }
     spdlog::info("signal {} received, shutting down", sig);

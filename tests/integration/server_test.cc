@@ -380,6 +380,79 @@ TEST_F(ServerTest, ActivityStartedEventIsWrittenAtCompletionWithFinalAttempt) {
   EXPECT_EQ(events[7].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
 }
 
+// request_eager_execution: the activity is started for the completing worker
+// and handed back in the completion's reply (no poll); its events are the
+// same as a polled one's. Without the flag, or when the workflow closes or
+// cancels the activity in the same task, nothing is started eagerly.
+TEST_F(ServerTest, EagerActivityIsStartedInTheWorkflowTaskCompletionReply) {
+  Start("eager");
+  auto task = PollWorkflowTask();
+  cmd::Command eager = ScheduleActivity("a1", task_queue_);
+  eager.mutable_schedule_activity_task_command_attributes()->set_request_eager_execution(true);
+  ws::RespondWorkflowTaskCompletedResponse reply;
+  ASSERT_TRUE(
+      Complete(task.task_token(), {eager, ScheduleActivity("a2", task_queue_)}, &reply).ok());
+  ASSERT_EQ(reply.activity_tasks_size(), 1);
+  const ws::PollActivityTaskQueueResponse& a1 = reply.activity_tasks(0);
+  EXPECT_EQ(a1.activity_id(), "a1");
+  EXPECT_EQ(a1.activity_type().name(), "Greet");
+  EXPECT_EQ(a1.workflow_execution().workflow_id(), "eager");
+  EXPECT_EQ(a1.workflow_namespace(), "default");
+  EXPECT_EQ(a1.attempt(), 1);
+  EXPECT_EQ(a1.start_to_close_timeout().seconds(), 30);
+  EXPECT_TRUE(a1.has_started_time());
+  EXPECT_FALSE(a1.task_token().empty());
+
+  // Only the other activity is left for pollers.
+  ws::PollActivityTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name(task_queue_);
+  poll.set_identity("act-worker");
+  ws::PollActivityTaskQueueResponse a2;
+  ASSERT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), poll, &a2).ok());
+  EXPECT_EQ(a2.activity_id(), "a2");
+  ws::PollActivityTaskQueueResponse none;
+  ASSERT_TRUE(
+      stub_->PollActivityTaskQueue(Ctx(std::chrono::milliseconds(1500)).get(), poll, &none).ok());
+  EXPECT_TRUE(none.task_token().empty());
+
+  ws::DescribeWorkflowExecutionRequest dreq;
+  dreq.set_namespace_("default");
+  dreq.mutable_execution()->set_workflow_id("eager");
+  ws::DescribeWorkflowExecutionResponse desc;
+  ASSERT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), dreq, &desc).ok());
+  ASSERT_EQ(desc.pending_activities_size(), 2);
+  for (const auto& pa : desc.pending_activities()) {
+    EXPECT_EQ(pa.state(), ev::PENDING_ACTIVITY_STATE_STARTED) << pa.activity_id();
+  }
+
+  ws::RespondActivityTaskCompletedRequest done;
+  done.set_namespace_("default");
+  done.set_task_token(a1.task_token());
+  done.set_identity("worker-1");
+  ws::RespondActivityTaskCompletedResponse cr;
+  ASSERT_TRUE(stub_->RespondActivityTaskCompleted(Ctx().get(), done, &cr).ok());
+  auto events = History("eager");
+  ASSERT_EQ(events.size(), 9u);
+  EXPECT_EQ(events[4].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  EXPECT_EQ(events[5].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  EXPECT_EQ(events[6].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  EXPECT_EQ(events[6].activity_task_started_event_attributes().scheduled_event_id(), 5);
+  EXPECT_EQ(events[6].activity_task_started_event_attributes().identity(), "worker-1");
+  EXPECT_EQ(events[7].event_type(), E::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+  EXPECT_EQ(events[7].activity_task_completed_event_attributes().started_event_id(), 7);
+  EXPECT_EQ(events[8].event_type(), E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+
+  // Closing in the same task: the eager request is ignored.
+  Start("eager-close");
+  task = PollWorkflowTask();
+  cmd::Command eager2 = ScheduleActivity("b1", task_queue_);
+  eager2.mutable_schedule_activity_task_command_attributes()->set_request_eager_execution(true);
+  ws::RespondWorkflowTaskCompletedResponse reply2;
+  ASSERT_TRUE(Complete(task.task_token(), {eager2, CompleteWorkflow("1")}, &reply2).ok());
+  EXPECT_EQ(reply2.activity_tasks_size(), 0);
+}
+
 // A query reaching a workflow with a pending workflow task rides along in the
 // task's `queries` map; one that arrives later goes out as a query-only task.
 // Which happens depends on arrival order, so repeat until both were seen.

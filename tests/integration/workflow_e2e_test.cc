@@ -97,7 +97,20 @@ class DeadlockWorkflow {
 };
 inline constexpr WorkflowDef<&DeadlockWorkflow::Run> kDeadlock{"DeadlockWorkflow"};
 
+// Two activities, the second opted out of eager execution.
+class EagerWorkflow {
+ public:
+  wf::Task<std::string> Run(std::string name) {
+    std::string a = co_await ExecuteActivity(kCompose, "Hi", name, {.start_to_close_timeout = 10s});
+    std::string b = co_await ExecuteActivity(
+        kCompose, "Bye", name, {.start_to_close_timeout = 10s, .disable_eager_execution = true});
+    co_return a + " " + b;
+  }
+};
+inline constexpr WorkflowDef<&EagerWorkflow::Run> kEager{"EagerWorkflow"};
+
 void RegisterAll(worker::Worker& w) {
+  w.RegisterWorkflow(kEager);
   w.RegisterWorkflow(kGreeting);
   w.RegisterWorkflow(kSignalQuery, kAdd, kFinish, kTotal);
   w.RegisterWorkflow(kCancelable);
@@ -123,9 +136,11 @@ class WorkflowE2ETest : public ::testing::Test {
     server_->Shutdown();
   }
 
-  void StartWorker(const std::string& tq, size_t cache = 1000) {
+  void StartWorker(const std::string& tq, size_t cache = 1000, bool eager = true) {
     workers_.push_back(std::make_unique<worker::Worker>(
-        *client_, worker::WorkerOptions{.task_queue = tq, .max_cached_workflows = cache}));
+        *client_, worker::WorkerOptions{.task_queue = tq,
+                                        .disable_eager_activity_execution = !eager,
+                                        .max_cached_workflows = cache}));
     RegisterAll(*workers_.back());
     workers_.back()->Start();
   }
@@ -259,6 +274,38 @@ TEST_F(WorkflowE2ETest, TimerAndActivityCompleteAndReplay) {
     EXPECT_NE(std::string(e.what()).find("TimerStarted"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("ScheduleActivityTask"), std::string::npos) << e.what();
   }
+}
+
+// The first activity runs eagerly (started in the workflow task completion's
+// reply, counted by the server); the opted-out one and, on a worker with
+// eager execution disabled, both go through the task queue. Same result and
+// the same history shape either way.
+TEST_F(WorkflowE2ETest, ActivitiesRunEagerlyUnlessDisabled) {
+  StartWorker("tq-eager");
+  StartWorker("tq-no-eager", 1000, /*eager=*/false);
+  const uint64_t before = server_->GetStats().eager_activities;
+  Start("EagerWorkflow", "eager-1", "tq-eager", converter::ToPayloads(std::string("Ann")));
+  auto closed = WaitClosed("eager-1");
+  ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  EXPECT_EQ(converter::FromPayload<std::string>(
+                closed.workflow_execution_completed_event_attributes().result().payloads(0)),
+            "Hi, Ann! Bye, Ann!");
+  EXPECT_EQ(server_->GetStats().eager_activities, before + 1);
+
+  Start("EagerWorkflow", "eager-2", "tq-no-eager", converter::ToPayloads(std::string("Bo")));
+  closed = WaitClosed("eager-2");
+  ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  EXPECT_EQ(server_->GetStats().eager_activities, before + 1);
+
+  auto types = [](const temporal::api::history::v1::History& h) {
+    std::vector<int> out;
+    for (const auto& e : h.events()) out.push_back(e.event_type());
+    return out;
+  };
+  EXPECT_EQ(types(History("eager-1")), types(History("eager-2")));
+  wf::WorkflowRegistry registry;
+  registry.Register(kEager);
+  EXPECT_NO_THROW(wf::Replayer(std::move(registry)).ReplayWorkflow(History("eager-1")));
 }
 
 TEST_F(WorkflowE2ETest, SignalConditionAndQuery) {

@@ -65,6 +65,11 @@ struct WorkerOptions {
   // Heartbeat throttling when an activity has no heartbeat timeout, and the cap.
   std::chrono::milliseconds default_heartbeat_throttle_interval{30000};
   std::chrono::milliseconds max_heartbeat_throttle_interval{60000};
+  // Eager activity execution: a workflow task that schedules activities on
+  // this task queue asks the server to start up to 3 of them right away for
+  // this worker (when activity slots are free), saving a poll round trip each.
+  // Needs both workflows and activities registered on this worker.
+  bool disable_eager_activity_execution = false;
 
   // Workflows (used only when workflows are registered).
   // Cached workflow runs (LRU); 0 disables the cache and the sticky queue.

@@ -71,6 +71,11 @@ struct ActivityOptions {
   ActivityCancellationType cancellation_type = ActivityCancellationType::kTryCancel;
   // Empty = the activity's sequence number, as the other SDKs do.
   std::string_view activity_id;
+  // By default an activity on this worker's own task queue may start at once
+  // in the reply to the workflow task that schedules it, when the worker has
+  // a free activity slot (eager execution, as the other SDKs do); set to
+  // always go through the task queue.
+  bool disable_eager_execution = false;
 };
 
 namespace detail {
@@ -86,6 +91,7 @@ struct ActivityRequest {
   std::string task_queue;
   ActivityCancellationType cancellation_type = ActivityCancellationType::kTryCancel;
   std::string activity_id;
+  bool disable_eager_execution = false;
 };
 inline ActivityRequest MakeActivityRequest(std::string_view type, converter::Payloads args,
                                            const ActivityOptions& o) {
@@ -100,6 +106,7 @@ inline ActivityRequest MakeActivityRequest(std::string_view type, converter::Pay
   r.task_queue = std::string(o.task_queue);
   r.cancellation_type = o.cancellation_type;
   r.activity_id = std::string(o.activity_id);
+  r.disable_eager_execution = o.disable_eager_execution;
   return r;
 }
 

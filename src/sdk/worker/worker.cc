@@ -70,6 +70,17 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       o.workflow_pollers = options_.workflow_pollers;
       o.deadlock_timeout = options_.deadlock_timeout;
       o.sticky_schedule_to_start_timeout = options_.sticky_schedule_to_start_timeout;
+      if (!activities_.empty() && !options_.disable_eager_activity_execution) {
+        // The workflow worker never outlives this (Shutdown stops it first).
+        o.eager_activities = workflow::internal::EagerActivitySlots{
+            .try_reserve = [this] { return TryReserveSlot(); },
+            .release = [this] { ReleaseSlot(); },
+            .start =
+                [this](std::unique_ptr<wsv1::PollActivityTaskQueueResponse> task) {
+                  StartActivity(std::move(task));
+                },
+        };
+      }
       workflows_ = std::make_unique<workflow::internal::WorkflowWorker>(core_, std::move(o));
       workflows_->Start();
     }
@@ -178,6 +189,13 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       cv_.wait_for(lock, backoff, [&] { return shutting_down_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     }
+  }
+
+  bool TryReserveSlot() {
+    std::lock_guard lock(mu_);
+    if (shutting_down_ || slots_used_ >= options_.max_concurrent_activities) return false;
+    ++slots_used_;
+    return true;
   }
 
   void ReleaseSlot() {

@@ -243,6 +243,8 @@ std::shared_ptr<detail::PendingState> WorkflowRun::StartActivity(
   attrs.mutable_task_queue()->set_name(options.task_queue.empty() ? info_.task_queue
                                                                   : options.task_queue);
   *attrs.mutable_input() = options.args;
+  // A request; the worker keeps it only when it can run the activity itself.
+  attrs.set_request_eager_execution(!options.disable_eager_execution);
   if (options.schedule_to_close_timeout.count() > 0) {
     *attrs.mutable_schedule_to_close_timeout() = ToDuration(options.schedule_to_close_timeout);
   }

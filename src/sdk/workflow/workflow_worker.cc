@@ -350,10 +350,12 @@ class WorkflowWorkerImpl {
       }
       // Encoding happens before the run is released: a codec error fails the task.
       converter::internal::EncodeAll(dc_, &req);
+      const int eager_reserved = ReserveEagerActivities(&req);
       wsv1::RespondWorkflowTaskCompletedResponse out;
       grpc::ClientContext ctx;
       core_->PrepareContext(&ctx, std::chrono::seconds(30));
       grpc::Status s = core_->stub().RespondWorkflowTaskCompleted(&ctx, req, &out);
+      StartEagerActivities(s.ok() ? &out : nullptr, eager_reserved);
       if (!s.ok() || run->closed()) {
         Evict(run_id);
       } else {
@@ -371,6 +373,43 @@ class WorkflowWorkerImpl {
       FailTask(*inflight, ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
                e.what(), "WorkflowTaskError");
     }
+  }
+
+  // Keeps request_eager_execution on the activity commands this worker can
+  // run itself (its own task queue, a free activity slot, at most
+  // kMaxEagerActivities per task) and clears it on the others. Returns the
+  // slots reserved.
+  int ReserveEagerActivities(wsv1::RespondWorkflowTaskCompletedRequest* req) {
+    int reserved = 0;
+    for (auto& c : *req->mutable_commands()) {
+      if (c.command_type() != ev::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK) continue;
+      auto* a = c.mutable_schedule_activity_task_command_attributes();
+      if (!a->request_eager_execution()) continue;
+      bool eager = options_.eager_activities && reserved < kMaxEagerActivities &&
+                   a->task_queue().name() == options_.task_queue &&
+                   options_.eager_activities->try_reserve();
+      if (eager) {
+        ++reserved;
+      } else {
+        a->set_request_eager_execution(false);
+      }
+    }
+    return reserved;
+  }
+
+  // Runs the activities the server started for this worker (`reply` null when
+  // the completion failed) and gives back the slots it did not use.
+  void StartEagerActivities(wsv1::RespondWorkflowTaskCompletedResponse* reply, int reserved) {
+    if (reserved == 0) return;
+    if (reply != nullptr) {
+      for (auto& task : *reply->mutable_activity_tasks()) {
+        if (reserved == 0) break;  // more than asked for: not ours to run
+        --reserved;
+        options_.eager_activities->start(
+            std::make_unique<wsv1::PollActivityTaskQueueResponse>(std::move(task)));
+      }
+    }
+    for (; reserved > 0; --reserved) options_.eager_activities->release();
   }
 
   void FailTask(InFlight& task, ev::WorkflowTaskFailedCause cause, const std::string& message,
@@ -467,6 +506,8 @@ class WorkflowWorkerImpl {
       lock.lock();
     }
   }
+
+  static constexpr int kMaxEagerActivities = 3;  // per workflow task, as sdk-core
 
   std::shared_ptr<client::internal::ClientCore> core_;
   WorkflowWorkerOptions options_;

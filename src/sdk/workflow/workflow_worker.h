@@ -19,6 +19,10 @@
 //    does not yield within deadlock_timeout. A deadlocked thread cannot be
 //    interrupted: its run is abandoned and the thread is detached at
 //    shutdown if still stuck.
+//  - Eager activities: ScheduleActivityTask commands for this task queue
+//    keep request_eager_execution (up to 3 per task, as sdk-core) only when
+//    an activity slot could be reserved; activity_tasks in the reply run in
+//    those slots, unused ones are given back.
 //  - Shutdown() stops polling, cancels outstanding polls and waits for tasks
 //    in progress. Idempotent; the destructor calls it.
 // Thread-safe: Start/Shutdown may be called from any thread.
@@ -26,7 +30,9 @@
 #define TEMPORALIO_SDK_WORKFLOW_WORKFLOW_WORKER_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "temporalio/workflow/registry.h"
@@ -35,7 +41,23 @@ namespace temporalio::client::internal {
 class ClientCore;
 }  // namespace temporalio::client::internal
 
+namespace temporal::api::workflowservice::v1 {
+class PollActivityTaskQueueResponse;
+}  // namespace temporal::api::workflowservice::v1
+
 namespace temporalio::workflow::internal {
+
+// The activity side of the same worker, for eager activity execution.
+struct EagerActivitySlots {
+  // Takes an activity slot if one is free.
+  std::function<bool()> try_reserve;
+  // Gives back a reserved slot the server did not use.
+  std::function<void()> release;
+  // Runs a task the server started eagerly, in a reserved slot.
+  std::function<void(
+      std::unique_ptr<temporal::api::workflowservice::v1::PollActivityTaskQueueResponse>)>
+      start;
+};
 
 struct WorkflowWorkerOptions {
   std::string task_queue;
@@ -50,6 +72,8 @@ struct WorkflowWorkerOptions {
   std::chrono::milliseconds deadlock_timeout{2000};
   std::chrono::milliseconds sticky_schedule_to_start_timeout{10000};
   std::chrono::milliseconds poll_timeout{70000};
+  // Unset: activities always go through the task queue.
+  std::optional<EagerActivitySlots> eager_activities;
 };
 
 class WorkflowWorkerImpl;

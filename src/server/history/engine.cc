@@ -243,6 +243,9 @@ struct Txn {
   std::vector<persistence::SearchAttributeRecord> removed_search_attributes;
   std::vector<persistence::DeletedExecution> deleted;
   std::vector<std::function<void()>> after;  // run under the engine lock once durable
+  // Activities scheduled with request_eager_execution in this workflow task
+  // completion (scheduled event ids); started for the completing worker.
+  std::vector<int64_t> eager_activities;
   void Touch(Execution* ex) {
     if (std::find(touched.begin(), touched.end(), ex) == touched.end()) touched.push_back(ex);
   }
@@ -273,6 +276,7 @@ class EngineImpl {
   std::unordered_map<uint64_t, HistoryWaiter> history_waiters_;
   std::unordered_map<uint64_t, UpdateWaiter> update_waiters_;
   uint64_t next_id_ = 1;
+  uint64_t eager_activities_ = 0;  // started eagerly, for stats
   int64_t next_task_id_ = 1;
   // Deleted runs no longer reachable through the maps above, kept alive until
   // the commit that deleted them has finished with them (BuryDeletedRuns).
@@ -1606,6 +1610,7 @@ class EngineImpl {
         ScheduleSpeculativeWorkflowTask(ex, &txn);
       }
     }
+    StartEagerActivities(txn, ex, req.identity(), resp);
     AnswerAttachedQueries(ex, req);
     // Queries left unanswered go out on their own once this is durable.
     txn.after.push_back([this, &ex] { DispatchWaitingQueries(ex); });
@@ -1860,6 +1865,8 @@ class EngineImpl {
     *ai.mutable_retry_policy() = rp;
     ai.set_start_version(NextVersion(ex));
     txn.Touch(&ex);
+    if (a.request_eager_execution()) txn.eager_activities.push_back(e.event_id());
+    // DispatchActivity does nothing for an activity started eagerly meanwhile.
     txn.after.push_back([this, &ex, id = e.event_id()] {
       DispatchActivity(ex, id);
       ArmScheduleToCloseTimer(ex, id);
@@ -1915,41 +1922,66 @@ class EngineImpl {
         IsSet(ai->retry_at())) {
       return false;
     }
-    auto* resp = static_cast<wsv1::PollActivityTaskQueueResponse*>(poller.resp);
-    ToProto(Now(), ai->mutable_started_time());
-    ai->set_started_identity(poller.identity);
-    ai->set_last_worker_identity(poller.identity);
-    ai->set_started_request_id(NewUuid());
-    ai->set_start_version(NextVersion(ex));
-    ai->clear_last_heartbeat_time();
-    const hv1::HistoryEvent& se = ex.history()[ai->scheduled_event_id() - 1];
+    Txn txn;
+    MarkActivityStarted(txn, ex, *ai, poller.identity,
+                        static_cast<wsv1::PollActivityTaskQueueResponse*>(poller.resp));
+    Commit(txn, std::move(poller.done));
+    return true;
+  }
+
+  // Starts a scheduled activity for the worker `identity` (in `txn`) and
+  // fills the task it gets: from a poll, or eagerly in the reply to the
+  // workflow task completion that scheduled it.
+  void MarkActivityStarted(Txn& txn, Execution& ex, st::ActivityInfo& ai,
+                           const std::string& identity, wsv1::PollActivityTaskQueueResponse* resp) {
+    ToProto(Now(), ai.mutable_started_time());
+    ai.set_started_identity(identity);
+    ai.set_last_worker_identity(identity);
+    ai.set_started_request_id(NewUuid());
+    ai.set_start_version(NextVersion(ex));
+    ai.clear_last_heartbeat_time();
+    const hv1::HistoryEvent& se = ex.history()[ai.scheduled_event_id() - 1];
     const auto& sa = se.activity_task_scheduled_event_attributes();
-    resp->set_task_token(MakeToken(ex, st::TaskToken::KIND_ACTIVITY, ai->scheduled_event_id(),
-                                   ai->attempt(), 0, ai->start_version(), ai->activity_id()));
+    resp->set_task_token(MakeToken(ex, st::TaskToken::KIND_ACTIVITY, ai.scheduled_event_id(),
+                                   ai.attempt(), 0, ai.start_version(), ai.activity_id()));
     resp->set_workflow_namespace(namespaces_.at(ex.ns_id()).name());
     resp->mutable_workflow_type()->set_name(ex.ms().workflow_type());
     resp->mutable_workflow_execution()->set_workflow_id(ex.ms().workflow_id());
     resp->mutable_workflow_execution()->set_run_id(ex.ms().run_id());
     *resp->mutable_activity_type() = sa.activity_type();
-    resp->set_activity_id(ai->activity_id());
+    resp->set_activity_id(ai.activity_id());
     if (sa.has_header()) *resp->mutable_header() = sa.header();
     if (sa.has_input()) *resp->mutable_input() = sa.input();
-    if (ai->has_heartbeat_details()) *resp->mutable_heartbeat_details() = ai->heartbeat_details();
-    *resp->mutable_scheduled_time() = ai->scheduled_time();
-    *resp->mutable_current_attempt_scheduled_time() = ai->current_attempt_scheduled_time();
-    *resp->mutable_started_time() = ai->started_time();
-    resp->set_attempt(ai->attempt());
-    *resp->mutable_schedule_to_close_timeout() = ai->schedule_to_close_timeout();
-    *resp->mutable_start_to_close_timeout() = ai->start_to_close_timeout();
-    *resp->mutable_heartbeat_timeout() = ai->heartbeat_timeout();
-    *resp->mutable_retry_policy() = ai->retry_policy();
+    if (ai.has_heartbeat_details()) *resp->mutable_heartbeat_details() = ai.heartbeat_details();
+    *resp->mutable_scheduled_time() = ai.scheduled_time();
+    *resp->mutable_current_attempt_scheduled_time() = ai.current_attempt_scheduled_time();
+    *resp->mutable_started_time() = ai.started_time();
+    resp->set_attempt(ai.attempt());
+    *resp->mutable_schedule_to_close_timeout() = ai.schedule_to_close_timeout();
+    *resp->mutable_start_to_close_timeout() = ai.start_to_close_timeout();
+    *resp->mutable_heartbeat_timeout() = ai.heartbeat_timeout();
+    *resp->mutable_retry_policy() = ai.retry_policy();
     if (sa.has_priority()) *resp->mutable_priority() = sa.priority();
-    Txn txn;
     txn.Touch(&ex);
     txn.after.push_back(
-        [this, &ex, id = ai->scheduled_event_id()] { ArmStartedActivityTimers(ex, id); });
-    Commit(txn, std::move(poller.done));
-    return true;
+        [this, &ex, id = ai.scheduled_event_id()] { ArmStartedActivityTimers(ex, id); });
+  }
+
+  // Eager activity execution (the real server's default,
+  // system.enableActivityEagerExecution): activities whose command asked for
+  // it start at once for the worker completing the task, which gets them in
+  // RespondWorkflowTaskCompletedResponse.activity_tasks instead of polling.
+  // Not when the workflow closed in the same task or the activity was
+  // cancelled in it.
+  void StartEagerActivities(Txn& txn, Execution& ex, const std::string& identity,
+                            wsv1::RespondWorkflowTaskCompletedResponse* resp) {
+    if (ex.closed()) return;
+    for (int64_t id : txn.eager_activities) {
+      st::ActivityInfo* ai = FindActivity(ex, id);
+      if (!ai || IsSet(ai->started_time())) continue;
+      MarkActivityStarted(txn, ex, *ai, identity, resp->add_activity_tasks());
+      ++eager_activities_;
+    }
   }
 
   void ArmStartedActivityTimers(Execution& ex, int64_t id) {
@@ -3386,6 +3418,11 @@ absl::Status Engine::Start() {
   batch.search_attributes = std::move(txn.search_attributes);
   lock.unlock();
   return impl_->store_->CommitSync(std::move(batch));
+}
+
+uint64_t Engine::EagerActivities() {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->eager_activities_;
 }
 
 size_t Engine::FrozenRuns() {

@@ -67,6 +67,8 @@ class Engine {
   void Shutdown();
   // Runs currently kept serialized (idle); for tests and benchmarks.
   size_t FrozenRuns();
+  // Activities started eagerly (in a workflow task completion's reply) so far.
+  uint64_t EagerActivities();
 
   // Namespaces.
   void RegisterNamespace(const wsv1::RegisterNamespaceRequest& req,
