@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -83,6 +84,15 @@ constexpr char kUpsertExecution[] =
     "status = excluded.status, start_time_unix_ns = excluded.start_time_unix_ns, "
     "close_time_unix_ns = excluded.close_time_unix_ns, "
     "history_length = excluded.history_length, state = excluded.state";
+// The common case of an execution write: only the state and history length
+// of an existing row change. These columns are in no index, so unlike the
+// upsert (which rewrites every index entry of the row) this touches only the
+// row's own page. No row changed: fall back to the upsert.
+constexpr char kUpdateExecutionState[] =
+    "UPDATE executions SET history_length = ?9, state = ?10 "
+    "WHERE namespace_id = ?1 AND run_id = ?2 AND workflow_id = ?3 AND workflow_type = ?4 "
+    "AND task_queue = ?5 AND status = ?6 AND start_time_unix_ns = ?7 "
+    "AND close_time_unix_ns = ?8";
 constexpr char kInsertEvent[] =
     "INSERT INTO history_events (namespace_id, run_id, event_id, data) VALUES (?1, ?2, ?3, ?4)";
 constexpr char kUpsertCurrent[] =
@@ -319,6 +329,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
   if (absl::Status s = Migrate(*writer); !s.ok()) return s;
 
   std::unique_ptr<Connection> reader;
+  std::unique_ptr<Connection> checkpointer;
+  int checkpoint_pages = 0;
   if (!in_memory) {
     absl::StatusOr<sqlite3*> reader_db = OpenDatabase(path);
     if (!reader_db.ok()) return reader_db.status();
@@ -327,9 +339,25 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     if (absl::StatusOr<std::string> s = RunPragma(reader->db, "query_only", "1"); !s.ok()) {
       return s.status();
     }
+    // SQLite's default (1000 pages) or the user's wal_autocheckpoint pragma.
+    absl::StatusOr<std::string> autocheckpoint = RunPragma(writer->db, "wal_autocheckpoint", "");
+    if (!autocheckpoint.ok()) return autocheckpoint.status();
+    if (!absl::SimpleAtoi(*autocheckpoint, &checkpoint_pages)) checkpoint_pages = 0;
+    if (checkpoint_pages > 0) {
+      absl::StatusOr<sqlite3*> checkpointer_db = OpenDatabase(path);
+      if (!checkpointer_db.ok()) return checkpointer_db.status();
+      checkpointer = std::make_unique<Connection>(*checkpointer_db);
+      // The checkpoint's own fsyncs follow the same synchronous setting.
+      if (absl::StatusOr<std::string> s = RunPragma(checkpointer->db, "synchronous", synchronous);
+          !s.ok()) {
+        return s.status();
+      }
+      if (absl::Status s = ApplyPragmas(checkpointer->db, options); !s.ok()) return s;
+    }
   }
-  return std::unique_ptr<SqliteStore>(
-      new SqliteStore(std::move(writer), std::move(reader), synced_commits));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(reader),
+                                                      std::move(checkpointer), checkpoint_pages,
+                                                      synced_commits));
 }
 
 absl::Status SqliteStore::Migrate(Connection& conn) {
@@ -382,8 +410,18 @@ absl::Status SqliteStore::Migrate(Connection& conn) {
 }
 
 SqliteStore::SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
+                         std::unique_ptr<Connection> checkpointer, int checkpoint_pages,
                          bool synced_commits)
-    : writer_(std::move(writer)), reader_(std::move(reader)), synced_commits_(synced_commits) {
+    : writer_(std::move(writer)),
+      reader_(std::move(reader)),
+      checkpointer_(std::move(checkpointer)),
+      checkpoint_pages_(checkpoint_pages),
+      synced_commits_(synced_commits) {
+  if (checkpointer_) {
+    // Replaces SQLite's auto-checkpoint hook on the writer connection.
+    sqlite3_wal_hook(writer_->db, &SqliteStore::WalHook, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  }
   writer_thread_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -394,8 +432,56 @@ SqliteStore::~SqliteStore() {
   }
   wake_.notify_all();
   writer_thread_.join();
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_wake_.notify_all();
+    checkpoint_thread_.join();
+  }
+  checkpointer_.reset();
   reader_.reset();
-  writer_.reset();
+  writer_.reset();  // the last connection: SQLite checkpoints and removes the WAL
+}
+
+int SqliteStore::WalHook(void* self, sqlite3* db, const char* name, int frames) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (frames >= store->checkpoint_pages_ * kCheckpointCatchUp) {
+    // The background checkpoints fell behind (or a reader pinned old frames):
+    // catch up here, as SQLite's own hook would. Busy if one is running.
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK) {
+      store->writer_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else if (frames >= store->checkpoint_pages_) {
+    {
+      std::lock_guard lock(store->checkpoint_mu_);
+      store->checkpoint_wanted_ = true;
+    }
+    store->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_wake_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stop_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    int rc;
+    {
+      std::lock_guard connection(checkpointer_->mu);
+      // PASSIVE: copies what no reader still needs; never blocks the writer.
+      // The writer restarts the WAL from its start once all of it is copied.
+      rc = sqlite3_wal_checkpoint_v2(checkpointer_->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                     nullptr);
+    }
+    if (rc == SQLITE_OK) background_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
 }
 
 void SqliteStore::Commit(WriteBatch batch, std::function<void(absl::Status)> done) {
@@ -441,17 +527,25 @@ void SqliteStore::WriterLoop() {
   }
 }
 
+// Savepoints are taken per batch: prepared once rather than parsed each time.
+absl::Status SqliteStore::RunPrepared(const char* sql) {
+  absl::StatusOr<sqlite3_stmt*> stmt = writer_->Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  StatementScope scope(*stmt);
+  return StepDone(writer_->db, *stmt, sql);
+}
+
 void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results) {
   results.assign(group.size(), absl::OkStatus());
   std::lock_guard lock(writer_->mu);
   sqlite3* db = writer_->db;
   absl::Status group_status = Exec(db, "BEGIN IMMEDIATE");
   for (size_t i = 0; group_status.ok() && i < group.size(); ++i) {
-    group_status = Exec(db, "SAVEPOINT batch");
+    group_status = RunPrepared("SAVEPOINT batch");
     if (!group_status.ok()) break;
     absl::Status batch_status = ApplyBatch(group[i].batch);
     if (batch_status.ok()) {
-      group_status = Exec(db, "RELEASE batch");
+      group_status = RunPrepared("RELEASE batch");
       continue;
     }
     results[i] = batch_status;
@@ -501,21 +595,32 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
     }
   }
   if (!batch.executions.empty()) {
-    absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(kUpsertExecution);
-    if (!stmt.ok()) return stmt.status();
+    absl::StatusOr<sqlite3_stmt*> update = conn.Prepare(kUpdateExecutionState);
+    if (!update.ok()) return update.status();
+    absl::StatusOr<sqlite3_stmt*> upsert = conn.Prepare(kUpsertExecution);
+    if (!upsert.ok()) return upsert.status();
+    auto bind = [](sqlite3_stmt* stmt, const ExecutionRecord& ex) {
+      BindText(stmt, 1, ex.namespace_id);
+      BindText(stmt, 2, ex.run_id);
+      BindText(stmt, 3, ex.workflow_id);
+      BindText(stmt, 4, ex.workflow_type);
+      BindText(stmt, 5, ex.task_queue);
+      sqlite3_bind_int64(stmt, 6, ex.status);
+      sqlite3_bind_int64(stmt, 7, ex.start_time_unix_ns);
+      sqlite3_bind_int64(stmt, 8, ex.close_time_unix_ns);
+      sqlite3_bind_int64(stmt, 9, ex.history_length);
+      BindBlob(stmt, 10, ex.state);
+    };
     for (const ExecutionRecord& ex : batch.executions) {
-      StatementScope scope(*stmt);
-      BindText(*stmt, 1, ex.namespace_id);
-      BindText(*stmt, 2, ex.run_id);
-      BindText(*stmt, 3, ex.workflow_id);
-      BindText(*stmt, 4, ex.workflow_type);
-      BindText(*stmt, 5, ex.task_queue);
-      sqlite3_bind_int64(*stmt, 6, ex.status);
-      sqlite3_bind_int64(*stmt, 7, ex.start_time_unix_ns);
-      sqlite3_bind_int64(*stmt, 8, ex.close_time_unix_ns);
-      sqlite3_bind_int64(*stmt, 9, ex.history_length);
-      BindBlob(*stmt, 10, ex.state);
-      if (absl::Status s = StepDone(db, *stmt, "upsert execution"); !s.ok()) return s;
+      {
+        StatementScope scope(*update);
+        bind(*update, ex);
+        if (absl::Status s = StepDone(db, *update, "update execution"); !s.ok()) return s;
+        if (sqlite3_changes(db) > 0) continue;
+      }
+      StatementScope scope(*upsert);
+      bind(*upsert, ex);
+      if (absl::Status s = StepDone(db, *upsert, "upsert execution"); !s.ok()) return s;
     }
   }
   if (!batch.history.empty()) {
@@ -712,6 +817,8 @@ Store::Stats SqliteStore::GetStats() const {
   stats.max_group_batches = max_group_batches_.load(std::memory_order_relaxed);
   stats.synced_commits = synced_commits_ ? stats.transactions : 0;
   stats.events = events_.load(std::memory_order_relaxed);
+  stats.background_checkpoints = background_checkpoints_.load(std::memory_order_relaxed);
+  stats.writer_checkpoints = writer_checkpoints_.load(std::memory_order_relaxed);
   return stats;
 }
 

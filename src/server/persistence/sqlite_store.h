@@ -96,7 +96,14 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-              bool synced_commits);
+              std::unique_ptr<Connection> checkpointer, int checkpoint_pages, bool synced_commits);
+
+  // WAL checkpoints run on their own thread and connection instead of inside
+  // the writer's commit (SQLite's auto-checkpoint), so that copying pages
+  // into the database file and its fsync do not hold up the next group
+  // commit. Called by SQLite on the writer thread after each commit.
+  static int WalHook(void* self, sqlite3* db, const char* name, int frames);
+  void CheckpointLoop();
 
   static absl::Status Migrate(Connection& conn);
 
@@ -105,13 +112,29 @@ class SqliteStore final : public Store {
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
+  absl::Status RunPrepared(const char* sql);  // writer thread, writer_->mu held
   // Search-attribute upserts/removals and run deletions of a batch.
   absl::Status ApplyMetadataAndDeletes(const WriteBatch& batch);
   Connection& ReadConnection() { return reader_ ? *reader_ : *writer_; }
 
   std::unique_ptr<Connection> writer_;  // used by the writer thread (and by readers if no reader_)
   std::unique_ptr<Connection> reader_;  // null for in-memory databases
-  const bool synced_commits_;           // synchronous is FULL or EXTRA
+  // Background checkpoints: null for in-memory databases and when the
+  // wal_autocheckpoint pragma is 0 (the user checkpoints).
+  std::unique_ptr<Connection> checkpointer_;
+  // WAL size (pages) that starts a background checkpoint (wal_autocheckpoint);
+  // at kCheckpointCatchUp times that, the writer checkpoints itself so that a
+  // background checkpoint that cannot keep up never lets the WAL grow unbounded.
+  const int checkpoint_pages_;
+  static constexpr int kCheckpointCatchUp = 4;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stop_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::atomic<uint64_t> background_checkpoints_{0};
+  std::atomic<uint64_t> writer_checkpoints_{0};
+  std::thread checkpoint_thread_;
+  const bool synced_commits_;  // synchronous is FULL or EXTRA
 
   mutable std::mutex mu_;
   std::condition_variable wake_;  // writer: queue non-empty, resumed or stopping

@@ -153,6 +153,10 @@ class Store {
     uint64_t synced_commits = 0;
     // History events written by committed transactions (state transitions).
     uint64_t events = 0;
+    // WAL checkpoints run by the background checkpointer, and by the writer
+    // itself when the background ones fell behind.
+    uint64_t background_checkpoints = 0;
+    uint64_t writer_checkpoints = 0;
   };
   virtual Stats GetStats() const = 0;
 
