@@ -193,6 +193,13 @@ class WorkflowE2ETest : public ::testing::Test {
     return history;
   }
 
+  // The result of a completed run's close event.
+  template <class T>
+  static T ResultOf(const temporal::api::history::v1::HistoryEvent& closed) {
+    return converter::FromPayload<T>(
+        closed.workflow_execution_completed_event_attributes().result().payloads(0));
+  }
+
   // Waits (deadline 30 s) for the close event; returns it.
   temporal::api::history::v1::HistoryEvent WaitClosed(const std::string& id) {
     wsv1::GetWorkflowExecutionHistoryRequest req;
@@ -258,9 +265,7 @@ TEST_F(WorkflowE2ETest, TimerAndActivityCompleteAndReplay) {
   Start("GreetingWorkflow", "greet-1", "tq-greet", converter::ToPayloads(std::string("World")));
   auto closed = WaitClosed("greet-1");
   ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-  EXPECT_EQ(converter::FromPayload<std::string>(
-                closed.workflow_execution_completed_event_attributes().result().payloads(0)),
-            "Hello, World!");
+  EXPECT_EQ(ResultOf<std::string>(closed), "Hello, World!");
   auto history = History("greet-1");
   wf::WorkflowRegistry same;
   same.Register(kGreeting);
@@ -287,9 +292,7 @@ TEST_F(WorkflowE2ETest, ActivitiesRunEagerlyUnlessDisabled) {
   Start("EagerWorkflow", "eager-1", "tq-eager", converter::ToPayloads(std::string("Ann")));
   auto closed = WaitClosed("eager-1");
   ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-  EXPECT_EQ(converter::FromPayload<std::string>(
-                closed.workflow_execution_completed_event_attributes().result().payloads(0)),
-            "Hi, Ann! Bye, Ann!");
+  EXPECT_EQ(ResultOf<std::string>(closed), "Hi, Ann! Bye, Ann!");
   EXPECT_EQ(server_->GetStats().eager_activities, before + 1);
 
   Start("EagerWorkflow", "eager-2", "tq-no-eager", converter::ToPayloads(std::string("Bo")));
@@ -327,9 +330,7 @@ TEST_F(WorkflowE2ETest, SignalConditionAndQuery) {
   Signal("sq-1", "finish");
   auto closed = WaitClosed("sq-1");
   ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-  EXPECT_EQ(converter::FromPayload<int>(
-                closed.workflow_execution_completed_event_attributes().result().payloads(0)),
-            7);
+  EXPECT_EQ(ResultOf<int>(closed), 7);
   // A query on the closed workflow replays it from history.
   EXPECT_EQ(Query<int>("sq-1", "total"), 7);
 }

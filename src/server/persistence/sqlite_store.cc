@@ -224,6 +224,16 @@ absl::Status ApplyPragmas(sqlite3* db, const SqliteOptions& options) {
   return absl::OkStatus();
 }
 
+// The `synchronous` option, then the user's pragmas (which may override it):
+// for every connection that writes or checkpoints.
+absl::Status ApplySynchronousAndPragmas(sqlite3* db, const std::string& synchronous,
+                                        const SqliteOptions& options) {
+  if (absl::StatusOr<std::string> s = RunPragma(db, "synchronous", synchronous); !s.ok()) {
+    return s.status();
+  }
+  return ApplyPragmas(db, options);
+}
+
 absl::StatusOr<sqlite3*> OpenDatabase(const std::string& path) {
   sqlite3* db = nullptr;
   // NOMUTEX: each connection is used under our own mutex.
@@ -317,10 +327,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     return absl::InternalError(
         absl::StrCat("sqlite: cannot enable WAL on '", path, "': journal_mode is ", *journal_mode));
   }
-  if (absl::StatusOr<std::string> s = RunPragma(writer->db, "synchronous", synchronous); !s.ok()) {
-    return s.status();
+  if (absl::Status s = ApplySynchronousAndPragmas(writer->db, synchronous, options); !s.ok()) {
+    return s;
   }
-  if (absl::Status s = ApplyPragmas(writer->db, options); !s.ok()) return s;
   // The effective mode: a `synchronous` pragma among `pragmas` overrides the
   // option. 2 = FULL, 3 = EXTRA; an in-memory database never syncs.
   absl::StatusOr<std::string> sync_level = RunPragma(writer->db, "synchronous", "");
@@ -348,11 +357,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
       if (!checkpointer_db.ok()) return checkpointer_db.status();
       checkpointer = std::make_unique<Connection>(*checkpointer_db);
       // The checkpoint's own fsyncs follow the same synchronous setting.
-      if (absl::StatusOr<std::string> s = RunPragma(checkpointer->db, "synchronous", synchronous);
+      if (absl::Status s = ApplySynchronousAndPragmas(checkpointer->db, synchronous, options);
           !s.ok()) {
-        return s.status();
+        return s;
       }
-      if (absl::Status s = ApplyPragmas(checkpointer->db, options); !s.ok()) return s;
     }
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), std::move(reader),
