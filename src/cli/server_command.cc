@@ -1,13 +1,13 @@
 #include "cli/server_command.h"
 
 #include <fmt/format.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <memory>
 #include <thread>
 
+#include "common/malloc_control.h"
 #include "server/dev_server.h"
 #include "temporalio/version.h"
 
@@ -104,7 +104,7 @@ int RunStartDev(const StartDevFlags& flags) {
           "\"max_group_batches\":{},\"failed_batches\":{},\"frozen_runs\":{},"
           "\"eager_activities\":{},\"heap_in_use_bytes\":{}}}\n",
           st.batches, st.transactions, st.synced_commits, st.events, st.max_group_batches,
-          st.failed_batches, st.frozen_runs, st.eager_activities, mallinfo2().uordblks);
+          st.failed_batches, st.frozen_runs, st.eager_activities, common::HeapAllocatedBytes());
       std::fflush(stdout);
     }
     spdlog::info("signal {} received, shutting down", sig);

@@ -31,7 +31,8 @@ struct DevServerOptions {
   // -1 (the default) serves none. Metrics are counted either way.
   int metrics_port = -1;
   // Idle runs untouched for `idle_sweep_ticks` sweeps (one per interval) are
-  // kept serialized in memory until next used (tests shorten this).
+  // kept as serialized state, their history only in the store, until next
+  // used (tests shorten this).
   std::chrono::milliseconds idle_sweep_interval = std::chrono::seconds(1);
   uint32_t idle_sweep_ticks = 3;
 };

@@ -1,6 +1,5 @@
 #include "server/history/engine.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "common/malloc_control.h"
 #include "common/uuid.h"
 #include "server/errors.h"
 #include "server/history/engine_internal.h"
@@ -99,12 +99,15 @@ struct UpdateEntry {
 // the sweep freezes only runs untouched for a while.
 std::atomic<uint32_t> g_sweep_tick{0};
 
-// One run. `ms()` and `history()` are its mutable state and history; an idle
-// run is kept "frozen" (both serialized into one string, ~1/3 of their parsed
-// size) and parsed back on first access. Accessors return references that
+// One run. `ms()` and `history()` are its mutable state and history. An idle
+// run is kept "frozen": its state serialized into one string (~1/3 of its
+// parsed size) and its history dropped, since all of it is durable in the
+// store; both come back on first access. Accessors return references that
 // stay valid until the run is frozen again, which happens only in the sweep
 // (under the engine lock, with no other engine code on the stack).
 struct Execution {
+  explicit Execution(persistence::Store* store) : store_(store) {}
+
   st::MutableState& ms() const {
     Touch();
     return *ms_;
@@ -117,27 +120,23 @@ struct Execution {
   // run): valid until the next ms_view() call on this thread.
   const st::MutableState& ms_view() const {
     if (!frozen_) return *ms_;
-    thread_local st::FrozenExecution scratch;
+    thread_local st::MutableState scratch;
     ParseFrozen(&scratch);
-    return scratch.state();
+    return scratch;
   }
   bool frozen() const { return frozen_; }
   uint32_t last_touch() const { return last_touch_; }
   // Nothing in flight: all history durable, no workflow task running, no
   // queries or updates waiting. (Reads members directly: not a touch.)
   bool Idle() const {
-    return !frozen_ && persisted == history_.size() &&
+    return !frozen_ && !deleting && persisted == history_.size() &&
            durable_next_event_id == ms_->next_event_id() &&
            ms_->workflow_task().started_event_id() == 0 && waiting_queries.empty() &&
            attached_queries.empty() && updates.empty();
   }
-  // Serializes state and history and drops their parsed form. Idle() first.
+  // Serializes the state and drops it and the (durable) history. Idle() first.
   void Freeze() {
-    st::FrozenExecution f;
-    f.mutable_state()->Swap(ms_.get());
-    f.mutable_events()->Reserve(static_cast<int>(history_.size()));
-    for (auto& e : history_) f.add_events()->Swap(&e);
-    frozen_bytes_ = f.SerializeAsString();
+    frozen_bytes_ = ms_->SerializeAsString();
     std::vector<hv1::HistoryEvent>().swap(history_);
     ms_.reset();
     frozen_ = true;
@@ -151,6 +150,9 @@ struct Execution {
   std::vector<std::string> attached_queries;
   std::map<std::string, UpdateEntry> updates;  // by update id
   uint64_t next_update_seq = 1;
+  // Its deletion is being committed: it stays thawed (its rows may be gone
+  // from the store before the commit callback detaches it).
+  bool deleting = false;
   bool closed() const { return IsClosedStatus(ms().status()); }
   const std::string& ns_id() const { return ms().namespace_id(); }
 
@@ -158,24 +160,40 @@ struct Execution {
   void Touch() const {
     last_touch_ = g_sweep_tick.load(std::memory_order_relaxed);
     if (!frozen_) return;
-    st::FrozenExecution f;
-    ParseFrozen(&f);
-    ms_ = std::make_unique<st::MutableState>();
-    ms_->Swap(f.mutable_state());
-    history_.resize(static_cast<size_t>(f.events_size()));
-    for (int i = 0; i < f.events_size(); ++i)
-      history_[static_cast<size_t>(i)].Swap(f.mutable_events(i));
+    auto ms = std::make_unique<st::MutableState>();
+    ParseFrozen(ms.get());
+    // A frozen run's history is all durable (Idle()): read it back. A failed
+    // read means the server's own database is unreadable; nothing can be
+    // served for this run, so stop rather than hand out a wrong history.
+    absl::StatusOr<std::vector<std::string>> events =
+        store_->ReadHistory(ms->namespace_id(), ms->run_id(), 1, 0);
+    if (!events.ok() || static_cast<int64_t>(events->size()) != ms->next_event_id() - 1) {
+      spdlog::critical("cannot read back the history of run {}: {}", ms->run_id(),
+                       events.ok() ? absl::StrCat(events->size(), " events, state expects ",
+                                                  ms->next_event_id() - 1)
+                                   : events.status().ToString());
+      std::abort();
+    }
+    history_.resize(events->size());
+    for (size_t i = 0; i < events->size(); ++i) {
+      if (!history_[i].ParseFromString((*events)[i])) {
+        spdlog::critical("history event {} of run {} does not parse", i + 1, ms->run_id());
+        std::abort();
+      }
+    }
+    ms_ = std::move(ms);
     std::string().swap(frozen_bytes_);
     frozen_ = false;
   }
-  void ParseFrozen(st::FrozenExecution* out) const {
+  void ParseFrozen(st::MutableState* out) const {
     // Bytes this process wrote itself: a parse failure is memory corruption.
     if (!out->ParseFromString(frozen_bytes_)) std::abort();
   }
 
+  persistence::Store* store_;
   mutable std::unique_ptr<st::MutableState> ms_ = std::make_unique<st::MutableState>();
   mutable std::vector<hv1::HistoryEvent> history_;
-  mutable std::string frozen_bytes_;  // st::FrozenExecution while frozen
+  mutable std::string frozen_bytes_;  // serialized st::MutableState while frozen
   mutable bool frozen_ = false;
   mutable uint32_t last_touch_ = 0;
 };
@@ -424,7 +442,7 @@ class EngineImpl {
     }
     // Give the freed parsed forms back to the OS after a large batch (glibc
     // keeps freed small chunks otherwise, and RSS would never come down).
-    if (frozen >= kTrimAfterFrozen) malloc_trim(0);
+    if (frozen >= kTrimAfterFrozen) common::ReleaseFreeHeapMemory();
   }
 
   // ---- events ----
@@ -2501,7 +2519,7 @@ class EngineImpl {
                              const Continuation* continuation = nullptr) {
     static const Continuation kNone;
     const Continuation& cont = continuation ? *continuation : kNone;
-    auto owned = std::make_unique<Execution>();
+    auto owned = std::make_unique<Execution>(store_);
     Execution& ex = *owned;
     const std::string run_id = NewUuid();
     st::MutableState& ms = ex.ms();
@@ -3248,6 +3266,7 @@ class EngineImpl {
     Txn txn;
     if (!ex.closed()) Terminate(txn, ex, "Delete workflow execution", nullptr, "");
     txn.deleted.push_back({ex.ns_id(), ex.ms().workflow_id(), ex.ms().run_id()});
+    ex.deleting = true;
     txn.after.push_back([this, key = RunKey(ex.ns_id(), ex.ms().run_id())] { DetachRun(key); });
     Commit(txn, std::move(done));
   }
@@ -3321,7 +3340,7 @@ class EngineImpl {
     auto execs = store_->LoadExecutions();
     if (!execs.ok()) return execs.status();
     for (auto& r : *execs) {
-      auto ex = std::make_unique<Execution>();
+      auto ex = std::make_unique<Execution>(store_);
       if (!ex->ms().ParseFromString(r.state)) return absl::DataLossError("bad execution record");
       auto events = store_->ReadHistory(r.namespace_id, r.run_id, 1, INT64_MAX);
       if (!events.ok()) return events.status();
