@@ -41,7 +41,7 @@ struct DevServerOptions {
 struct DevServerStats {
   uint64_t batches = 0;            // write batches handed to the store
   uint64_t transactions = 0;       // group transactions committed
-  uint64_t synced_commits = 0;     // commits that fsync'd the WAL (synchronous=FULL/EXTRA)
+  uint64_t synced_commits = 0;     // WAL fsyncs that made commits durable (FULL/EXTRA)
   uint64_t events = 0;             // history events committed (state transitions)
   uint64_t max_group_batches = 0;  // most batches in one transaction
   uint64_t failed_batches = 0;

@@ -415,6 +415,60 @@ TEST_F(SqliteStoreTest, GroupCommitGroupsConcurrentBatches) {
   EXPECT_EQ(executions->size(), static_cast<size_t>(kTotal));
 }
 
+// synchronous=FULL: the fsync runs on its own thread after COMMIT, so the
+// writer applies the next group meanwhile, and no callback runs before the
+// fsync that covers its transaction.
+TEST_F(SqliteStoreTest, WalSyncIsPipelinedAndPrecedesEveryCallback) {
+  std::unique_ptr<SqliteStore> store = OpenFile();  // default synchronous=FULL
+  ASSERT_NE(store, nullptr);
+  auto wait_for = [&](auto predicate) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!predicate() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return predicate();
+  };
+  store->PauseSyncForTesting();
+  constexpr int kBatches = 3;
+  Outcomes outcomes(kBatches);
+  std::atomic<uint64_t> syncs_seen_by_first_callback{0};
+  for (int i = 0; i < kBatches; ++i) {
+    std::function<void(absl::Status)> callback = outcomes.Callback(i);
+    if (i == 0) {
+      callback = [&, inner = std::move(callback)](absl::Status status) {
+        syncs_seen_by_first_callback = store->GetStats().synced_commits;
+        inner(std::move(status));
+      };
+    }
+    store->Commit(RunBatch("ns", i), std::move(callback));
+    // Each batch is committed in its own transaction while no sync can run.
+    ASSERT_TRUE(wait_for([&] { return store->GetStats().transactions == uint64_t(i) + 1; }));
+  }
+  EXPECT_EQ(store->GetStats().synced_commits, 0u);
+  EXPECT_TRUE(outcomes.order().empty()) << "a callback ran before its commit was synced";
+  store->ResumeSyncForTesting();
+  ASSERT_TRUE(outcomes.Wait());
+  EXPECT_EQ(outcomes.order(), (std::vector<size_t>{0, 1, 2}));
+  for (int i = 0; i < kBatches; ++i) EXPECT_TRUE(outcomes.status(i).ok()) << outcomes.status(i);
+  EXPECT_EQ(syncs_seen_by_first_callback, 1u);  // one fsync covered all three
+  EXPECT_EQ(store->GetStats().synced_commits, 1u);
+  EXPECT_EQ(store->GetStats().transactions, static_cast<uint64_t>(kBatches));
+
+  // A paused syncer does not hold up destruction: queued groups are synced
+  // and their callbacks run.
+  store->PauseSyncForTesting();
+  Outcomes last(1);
+  store->Commit(RunBatch("ns", 10), last.Callback(0));
+  store.reset();
+  ASSERT_TRUE(last.Wait());
+  EXPECT_TRUE(last.status(0).ok()) << last.status(0);
+  store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::vector<ExecutionRecord>> executions = store->LoadExecutions();
+  ASSERT_TRUE(executions.ok());
+  EXPECT_EQ(executions->size(), static_cast<size_t>(kBatches + 1));
+}
+
 TEST_F(SqliteStoreTest, ConcurrentCommitSyncAndReads) {
   std::unique_ptr<SqliteStore> store = OpenFile();
   ASSERT_NE(store, nullptr);

@@ -72,6 +72,11 @@ class SqliteStore final : public Store {
   void ResumeWriterForTesting();
   // Batches queued and not yet taken by the writer.
   size_t QueuedBatchesForTesting() const;
+  // While paused (synchronous=FULL/EXTRA on a file only) the syncer neither
+  // fsyncs nor runs callbacks; the writer keeps committing. Destruction
+  // ignores the pause.
+  void PauseSyncForTesting();
+  void ResumeSyncForTesting();
 
  private:
   // One SQLite connection, its cached prepared statements, and the mutex that
@@ -96,7 +101,7 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader,
-              std::unique_ptr<Connection> checkpointer, int checkpoint_pages, bool synced_commits);
+              std::unique_ptr<Connection> checkpointer, int checkpoint_pages, std::string wal_path);
 
   // WAL checkpoints run on their own thread and connection instead of inside
   // the writer's commit (SQLite's auto-checkpoint), so that copying pages
@@ -109,6 +114,12 @@ class SqliteStore final : public Store {
 
   bool WriterShouldWake() const;  // requires mu_
   void WriterLoop();
+  // Runs a finished group's callbacks (on the writer or the syncer thread).
+  void Finish(std::vector<Pending>& group, std::vector<absl::Status>& results);
+  // synchronous=FULL/EXTRA: fsyncs the WAL for committed groups, then runs
+  // their callbacks.
+  void SyncLoop();
+  absl::Status SyncWal();  // syncer thread
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
@@ -134,7 +145,22 @@ class SqliteStore final : public Store {
   std::atomic<uint64_t> background_checkpoints_{0};
   std::atomic<uint64_t> writer_checkpoints_{0};
   std::thread checkpoint_thread_;
-  const bool synced_commits_;  // synchronous is FULL or EXTRA
+
+  // synchronous=FULL/EXTRA on a file: the WAL's path, and the syncer that
+  // fsyncs it after each commit (see Open). Empty: commits need no sync.
+  const std::string wal_path_;
+  struct SyncedGroup {
+    std::vector<Pending> group;
+    std::vector<absl::Status> results;
+  };
+  std::mutex sync_mu_;
+  std::condition_variable sync_wake_;
+  std::deque<SyncedGroup> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
+  bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
+  bool sync_paused_ ABSL_GUARDED_BY(sync_mu_) = false;
+  int wal_fd_ = -1;  // syncer thread
+  std::atomic<uint64_t> wal_syncs_{0};
+  std::thread sync_thread_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;  // writer: queue non-empty, resumed or stopping

@@ -148,8 +148,8 @@ class Store {
     uint64_t failed_batches = 0;       // batches whose `done` got an error
     uint64_t failed_transactions = 0;  // group transactions that did not commit
     uint64_t max_group_batches = 0;    // most batches in one transaction
-    // Commits that synced the log to disk: with synchronous=FULL/EXTRA in WAL
-    // mode, each committed transaction fsyncs the WAL once; NORMAL/OFF: 0.
+    // WAL fsyncs that made commits durable (synchronous=FULL/EXTRA; one may
+    // cover several transactions); NORMAL/OFF and in-memory: 0.
     uint64_t synced_commits = 0;
     // History events written by committed transactions (state transitions).
     uint64_t events = 0;
