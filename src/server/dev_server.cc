@@ -116,6 +116,7 @@ DevServerStats DevServer::GetStats() const {
   out.max_group_batches = stats.max_group_batches;
   out.failed_batches = stats.failed_batches;
   out.frozen_runs = impl_->engine->FrozenRuns();
+  out.thawed_runs = impl_->engine->ThawedRuns();
   out.eager_activities = impl_->engine->EagerActivities();
   return out;
 }

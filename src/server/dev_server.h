@@ -46,6 +46,7 @@ struct DevServerStats {
   uint64_t max_group_batches = 0;  // most batches in one transaction
   uint64_t failed_batches = 0;
   uint64_t frozen_runs = 0;       // runs currently kept serialized (a gauge)
+  uint64_t thawed_runs = 0;       // frozen runs read back from the store
   uint64_t eager_activities = 0;  // activities started in a workflow task completion reply
 };
 

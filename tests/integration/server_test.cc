@@ -256,6 +256,30 @@ TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
   EXPECT_EQ(described.workflow_execution_info().history_length(), 10);
 }
 
+// A workflow task's timeout timer usually fires after the task completed; on
+// a frozen run that must not thaw it (a thaw reads the history back from the
+// store). Scans and timers of closed runs do not thaw either.
+TEST_F(ServerTest, StaleTimersDoNotThawFrozenRuns) {
+  auto start = StartRequest("stale-timers");
+  start.mutable_workflow_task_timeout()->set_seconds(1);
+  ws::StartWorkflowExecutionResponse started;
+  ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), start, &started).ok());
+  auto task = PollWorkflowTask();  // arms the task's 1 s start-to-close timer
+  ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 3600 * 1000)}).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->GetStats().frozen_runs == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(server_->GetStats().frozen_runs, 1u);
+  const uint64_t thaws = server_->GetStats().thawed_runs;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the timeout fires
+  EXPECT_EQ(server_->GetStats().thawed_runs, thaws);
+  EXPECT_EQ(server_->GetStats().frozen_runs, 1u);
+  // Reading the history does thaw it, from the store, unchanged.
+  EXPECT_EQ(History("stale-timers").size(), 5u);
+  EXPECT_EQ(server_->GetStats().thawed_runs, thaws + 1);
+}
+
 TEST_F(ServerTest, SignalDuringWorkflowTaskIsBufferedUntilItCompletes) {
   Start("buffered");
   auto task = PollWorkflowTask();

@@ -105,8 +105,15 @@ std::atomic<uint32_t> g_sweep_tick{0};
 // store; both come back on first access. Accessors return references that
 // stay valid until the run is frozen again, which happens only in the sweep
 // (under the engine lock, with no other engine code on the stack).
+// What every run of one engine shares: the store frozen runs are read back
+// from, and how often that happened.
+struct ExecutionContext {
+  persistence::Store* store = nullptr;
+  std::atomic<uint64_t> thaws{0};
+};
+
 struct Execution {
-  explicit Execution(persistence::Store* store) : store_(store) {}
+  explicit Execution(ExecutionContext* context) : context_(context) {}
 
   st::MutableState& ms() const {
     Touch();
@@ -166,7 +173,7 @@ struct Execution {
     // read means the server's own database is unreadable; nothing can be
     // served for this run, so stop rather than hand out a wrong history.
     absl::StatusOr<std::vector<std::string>> events =
-        store_->ReadHistory(ms->namespace_id(), ms->run_id(), 1, 0);
+        context_->store->ReadHistory(ms->namespace_id(), ms->run_id(), 1, 0);
     if (!events.ok() || static_cast<int64_t>(events->size()) != ms->next_event_id() - 1) {
       spdlog::critical("cannot read back the history of run {}: {}", ms->run_id(),
                        events.ok() ? absl::StrCat(events->size(), " events, state expects ",
@@ -184,13 +191,14 @@ struct Execution {
     ms_ = std::move(ms);
     std::string().swap(frozen_bytes_);
     frozen_ = false;
+    context_->thaws.fetch_add(1, std::memory_order_relaxed);
   }
   void ParseFrozen(st::MutableState* out) const {
     // Bytes this process wrote itself: a parse failure is memory corruption.
     if (!out->ParseFromString(frozen_bytes_)) std::abort();
   }
 
-  persistence::Store* store_;
+  ExecutionContext* context_;
   mutable std::unique_ptr<st::MutableState> ms_ = std::make_unique<st::MutableState>();
   mutable std::vector<hv1::HistoryEvent> history_;
   mutable std::string frozen_bytes_;  // serialized st::MutableState while frozen
@@ -272,9 +280,12 @@ struct Txn {
 class EngineImpl {
  public:
   EngineImpl(persistence::Store* store, const common::Clock* clock, EngineOptions options)
-      : store_(store), clock_(clock), options_(std::move(options)), timers_(clock) {}
+      : store_(store), clock_(clock), options_(std::move(options)), timers_(clock) {
+    execution_context_.store = store;
+  }
 
   persistence::Store* store_;
+  ExecutionContext execution_context_;  // shared by every Execution of this engine
   const common::Clock* clock_;
   EngineOptions options_;
   timer::TimerQueue timers_;
@@ -713,12 +724,22 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution& ex = *it->second;
+    if (StaleWftTimer(ex, version)) return;
     st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (ex.closed() || !wft->sticky() || wft->start_version() != version ||
         wft->started_event_id() != 0) {
       return;
     }
     MoveWftToNormalQueue(ex);
+  }
+
+  // Most workflow task timers fire after their task completed, often once the
+  // run is frozen: answer "nothing to do" from the serialized state rather
+  // than thawing the run (which reads its history back from the store).
+  static bool StaleWftTimer(const Execution& ex, int64_t version) {
+    if (!ex.frozen()) return false;
+    const st::MutableState& m = ex.ms_view();
+    return IsClosedStatus(m.status()) || m.workflow_task().start_version() != version;
   }
 
   void MoveWftToNormalQueue(Execution& ex) {
@@ -852,6 +873,7 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution& ex = *it->second;
+    if (StaleWftTimer(ex, version)) return;
     const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     if (ex.closed() || wft.start_version() != version || wft.started_event_id() == 0) return;
     Txn txn;
@@ -1929,7 +1951,10 @@ class EngineImpl {
       std::lock_guard lock(mu_);
       if (shutdown_) return;
       auto it = executions_.find(key);
-      if (it == executions_.end() || it->second->closed()) return;
+      if (it == executions_.end()) return;
+      // Checked on the serialized state so that timers of closed runs (their
+      // activity and task timeouts) do not thaw them.
+      if (IsClosedStatus(it->second->ms_view().status())) return;
       fn(*it->second);
     });
   }
@@ -2519,7 +2544,7 @@ class EngineImpl {
                              const Continuation* continuation = nullptr) {
     static const Continuation kNone;
     const Continuation& cont = continuation ? *continuation : kNone;
-    auto owned = std::make_unique<Execution>(store_);
+    auto owned = std::make_unique<Execution>(&execution_context_);
     Execution& ex = *owned;
     const std::string run_id = NewUuid();
     st::MutableState& ms = ex.ms();
@@ -3340,7 +3365,7 @@ class EngineImpl {
     auto execs = store_->LoadExecutions();
     if (!execs.ok()) return execs.status();
     for (auto& r : *execs) {
-      auto ex = std::make_unique<Execution>(store_);
+      auto ex = std::make_unique<Execution>(&execution_context_);
       if (!ex->ms().ParseFromString(r.state)) return absl::DataLossError("bad execution record");
       auto events = store_->ReadHistory(r.namespace_id, r.run_id, 1, INT64_MAX);
       if (!events.ok()) return events.status();
@@ -3442,6 +3467,10 @@ absl::Status Engine::Start() {
 uint64_t Engine::EagerActivities() {
   std::lock_guard lock(impl_->mu_);
   return impl_->eager_activities_;
+}
+
+uint64_t Engine::ThawedRuns() {
+  return impl_->execution_context_.thaws.load(std::memory_order_relaxed);
 }
 
 size_t Engine::FrozenRuns() {

@@ -67,6 +67,8 @@ class Engine {
   void Shutdown();
   // Runs currently kept serialized (idle); for tests and benchmarks.
   size_t FrozenRuns();
+  // Times a frozen run was thawed (its history read back from the store).
+  uint64_t ThawedRuns();
   // Activities started eagerly (in a workflow task completion's reply) so far.
   uint64_t EagerActivities();
 
