@@ -17,6 +17,12 @@
 //       Replays the history with the C++ Replayer in a loop on this thread; prints JSON.
 //   temporal_bench start-sleepers --address A --task-queue Q --count N [--concurrency C]
 //       Starts N BenchSleep workflows (1 h timer each); prints JSON.
+//   temporal_bench signal-load --address A --task-queue Q [--workflows K] [--concurrency C]
+//                              [--warmup S] [--duration S] [--payload B]
+//       Server capacity without a worker: starts K workflows on a queue nobody polls, then
+//       keeps C SignalWorkflowExecution calls in flight round robin over them (each one a
+//       durable write batch with one history event). Prints "mark start" / "mark end"
+//       around the measured window, then one JSON line.
 #include <grpcpp/grpcpp.h>
 #include <time.h>
 #include <unistd.h>
@@ -520,14 +526,117 @@ int RunStartSleepers(const Args& args) {
   return failed == 0 ? 0 : 2;
 }
 
+// ---------------------------------------------------------------------------
+// signal-load
+
+int RunSignalLoad(const Args& args) {
+  const auto workflows = static_cast<uint64_t>(args.Num("workflows", 1000));
+  const auto concurrency = static_cast<uint64_t>(args.Num("concurrency", 200));
+  const double warmup = args.Num("warmup", 2);
+  const double duration = args.Num("duration", 20);
+  const converter::Payloads input =
+      converter::ToPayloads(std::string(static_cast<size_t>(args.Num("payload", 1024)), 'x'));
+  auto stub = wsv1::WorkflowService::NewStub(
+      grpc::CreateChannel(args.Str("address"), grpc::InsecureChannelCredentials()));
+  const std::string task_queue = args.Str("task-queue");
+  const std::string tag = RandomTag();
+  std::vector<std::string> ids;
+  for (uint64_t i = 0; i < workflows; ++i) {
+    wsv1::StartWorkflowExecutionRequest req;
+    req.set_namespace_("default");
+    req.set_workflow_id("bench-signal-" + tag + "-" + std::to_string(i));
+    req.set_request_id(req.workflow_id());
+    req.mutable_workflow_type()->set_name("BenchSignalSink");
+    req.mutable_task_queue()->set_name(task_queue);
+    wsv1::StartWorkflowExecutionResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status status = stub->StartWorkflowExecution(&ctx, req, &resp);
+    if (!status.ok()) throw std::runtime_error("start: " + status.error_message());
+    ids.push_back(req.workflow_id());
+  }
+
+  struct Op {
+    grpc::ClientContext ctx;
+    wsv1::SignalWorkflowExecutionRequest req;
+    wsv1::SignalWorkflowExecutionResponse resp;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t in_flight = 0;
+  uint64_t sent = 0;
+  uint64_t ok_in_window = 0;
+  uint64_t failed = 0;
+  bool stop = false;
+  const Clock::time_point window_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                            std::chrono::duration<double>(warmup));
+  const Clock::time_point window_end = window_start + std::chrono::duration_cast<Clock::duration>(
+                                                          std::chrono::duration<double>(duration));
+  std::function<void()> send = [&] {
+    uint64_t n;
+    {
+      std::lock_guard lock(mu);
+      n = sent++;
+    }
+    auto* op = new Op;
+    op->req.set_namespace_("default");
+    op->req.mutable_workflow_execution()->set_workflow_id(ids[n % ids.size()]);
+    op->req.set_signal_name("bench");
+    *op->req.mutable_input() = input;
+    op->req.set_request_id(tag + "-" + std::to_string(n));
+    op->req.set_identity("temporal_bench");
+    op->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    stub->async()->SignalWorkflowExecution(
+        &op->ctx, &op->req, &op->resp, [&, op](grpc::Status status) {
+          delete op;
+          const Clock::time_point now = Clock::now();
+          bool again;
+          {
+            std::lock_guard lock(mu);
+            if (!status.ok() && failed++ < 5) {
+              std::cerr << "signal: " << status.error_code() << " " << status.error_message()
+                        << "\n";
+            }
+            if (status.ok() && now >= window_start && now < window_end) ++ok_in_window;
+            again = !stop;
+            if (!again) --in_flight;
+          }
+          cv.notify_all();
+          if (again) send();
+        });
+  };
+  {
+    std::lock_guard lock(mu);
+    in_flight = concurrency;
+  }
+  for (uint64_t i = 0; i < concurrency; ++i) send();
+  std::this_thread::sleep_until(window_start);
+  Mark("start");
+  std::this_thread::sleep_until(window_end);
+  Mark("end");
+  {
+    std::unique_lock lock(mu);
+    stop = true;
+    cv.wait(lock, [&] { return in_flight == 0; });
+  }
+  std::printf(
+      "{\"workflows\":%llu,\"concurrency\":%llu,\"duration_s\":%.3f,\"signals\":%llu,"
+      "\"failed\":%llu,\"signals_per_s\":%.2f}\n",
+      static_cast<unsigned long long>(workflows), static_cast<unsigned long long>(concurrency),
+      duration, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(failed),
+      static_cast<double>(ok_in_window) / duration);
+  std::fflush(stdout);
+  return failed == 0 ? 0 : 2;
+}
+
 }  // namespace
 }  // namespace temporalio::bench
 
 int main(int argc, char** argv) {
   using namespace temporalio::bench;
   if (argc < 2) {
-    std::cerr
-        << "usage: temporal_bench worker|load|gen-history|replay|start-sleepers --key value...\n";
+    std::cerr << "usage: temporal_bench worker|load|gen-history|replay|start-sleepers|signal-load "
+                 "--key value...\n";
     return 1;
   }
   const std::string command = argv[1];
@@ -538,6 +647,7 @@ int main(int argc, char** argv) {
     if (command == "gen-history") return RunGenHistory(args);
     if (command == "replay") return RunReplay(args);
     if (command == "start-sleepers") return RunStartSleepers(args);
+    if (command == "signal-load") return RunSignalLoad(args);
     std::cerr << "unknown command " << command << "\n";
   } catch (const std::exception& e) {
     std::cerr << "temporal_bench " << command << ": " << e.what() << "\n";
