@@ -13,8 +13,8 @@ using MallctlFn = int (*)(const char*, void*, size_t*, void*, size_t);
 // jemalloc's control entry point when jemalloc is the process's malloc;
 // looked up at run time so the libraries work under either allocator.
 MallctlFn Mallctl() {
-  static const MallctlFn fn = reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
-  return fn;
+  static const MallctlFn kMallctl = reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
+  return kMallctl;
 }
 
 // jemalloc 5's MALLCTL_ARENAS_ALL: "every arena" in arena.<i>.* names.

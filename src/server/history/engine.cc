@@ -1178,7 +1178,7 @@ class EngineImpl {
 
   // Applies one validated update message (acceptance, rejection, response).
   void ApplyUpdateMessage(Txn& txn, Execution& ex, const pv1::Message& m) {
-    const std::string id = m.protocol_instance_id();
+    const std::string& id = m.protocol_instance_id();
     if (m.body().Is<upv1::Acceptance>()) {
       upv1::Acceptance a;
       m.body().UnpackTo(&a);
