@@ -225,15 +225,14 @@ async function startWorker(lang, server, { maxCached } = {}) {
   };
 }
 
-/** One load run; adds the server's counters over the measured window. */
-async function load(server, worker, { mode, concurrency, rate, duration, warmup }) {
-  const args = ['load', '--address', server.address, '--task-queue', worker.taskQueue, '--mode', mode,
-    '--duration', String(duration), '--warmup', String(warmup), '--payload', '1024'];
-  if (concurrency) args.push('--concurrency', String(concurrency));
-  if (rate) args.push('--rate', String(rate));
+/**
+ * Runs a temporal_bench command that prints "mark start" / "mark end" around its measured
+ * window; returns its JSON result and the server's counters at both marks.
+ */
+async function runMarked(server, args, timeoutMs) {
   const marks = {};
   const result = await runJson(BENCH, args, {
-    timeoutMs: (duration + warmup + 120) * 1000,
+    timeoutMs,
     onLine: (line) => {
       if (line === 'mark start') marks.start = server.stats();
       if (line === 'mark end') marks.end = server.stats();
@@ -241,12 +240,28 @@ async function load(server, worker, { mode, concurrency, rate, duration, warmup 
   });
   const s0 = await marks.start;
   const s1 = await marks.end;
-  const dt = (s1.t - s0.t) / 1000;
-  result.server = {
+  return { result, s0, s1, dt: (s1.t - s0.t) / 1000 };
+}
+
+/** The store's rates between two stats snapshots dt seconds apart. */
+function serverRates(s0, s1, dt) {
+  return {
     events_per_s: (s1.events - s0.events) / dt,
     commits_per_s: (s1.transactions - s0.transactions) / dt,
     syncs_per_s: (s1.synced_commits - s0.synced_commits) / dt,
     batches_per_commit: (s1.batches - s0.batches) / Math.max(1, s1.transactions - s0.transactions),
+  };
+}
+
+/** One load run; adds the server's counters over the measured window. */
+async function load(server, worker, { mode, concurrency, rate, duration, warmup }) {
+  const args = ['load', '--address', server.address, '--task-queue', worker.taskQueue, '--mode', mode,
+    '--duration', String(duration), '--warmup', String(warmup), '--payload', '1024'];
+  if (concurrency) args.push('--concurrency', String(concurrency));
+  if (rate) args.push('--rate', String(rate));
+  const { result, s0, s1, dt } = await runMarked(server, args, (duration + warmup + 120) * 1000);
+  result.server = {
+    ...serverRates(s0, s1, dt),
     max_group_batches: s1.max_group_batches,
     eager_activities_per_wf: (s1.eager_activities - s0.eager_activities) / Math.max(1, result.throughput * dt),
   };
@@ -557,23 +572,8 @@ async function benchTransitions() {
       const args = ['signal-load', '--address', server.address, '--task-queue', `bench-signal-${process.pid}-${i}`,
         '--workflows', String(workflows), '--concurrency', String(opts.concurrency), '--duration', String(opts.duration),
         '--warmup', String(opts.warmup), '--payload', '1024'];
-      const marks = {};
-      const r = await runJson(BENCH, args, {
-        timeoutMs: (opts.duration + opts.warmup + 180) * 1000,
-        onLine: (line) => {
-          if (line === 'mark start') marks.start = server.stats();
-          if (line === 'mark end') marks.end = server.stats();
-        },
-      });
-      const s0 = await marks.start;
-      const s1 = await marks.end;
-      const dt = (s1.t - s0.t) / 1000;
-      r.server = {
-        events_per_s: (s1.events - s0.events) / dt,
-        commits_per_s: (s1.transactions - s0.transactions) / dt,
-        syncs_per_s: (s1.synced_commits - s0.synced_commits) / dt,
-        batches_per_commit: (s1.batches - s0.batches) / Math.max(1, s1.transactions - s0.transactions),
-      };
+      const { result: r, s0, s1, dt } = await runMarked(server, args, (opts.duration + opts.warmup + 180) * 1000);
+      r.server = serverRates(s0, s1, dt);
       if (r.failed > 0) failures++;
       runs.push(r);
     }

@@ -91,6 +91,9 @@ std::string RandomTag() {
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+Clock::duration FromSeconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
 
 // CPU time of the whole process (all threads).
 double ProcessCpuSeconds() {
@@ -256,10 +259,8 @@ int RunLoad(const Args& args) {
   uint64_t completed = 0;
   std::vector<double> latencies_ms;  // of workflows started (scheduled) in the window
   const Clock::time_point begin = Clock::now();
-  const Clock::time_point window_start =
-      begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
-  const Clock::time_point window_end = window_start + std::chrono::duration_cast<Clock::duration>(
-                                                          std::chrono::duration<double>(duration));
+  const Clock::time_point window_start = begin + FromSeconds(warmup);
+  const Clock::time_point window_end = window_start + FromSeconds(duration);
   bool stop_launching = false;
 
   std::function<void(bool, Clock::time_point)> on_done;
@@ -297,8 +298,7 @@ int RunLoad(const Args& args) {
     std::this_thread::sleep_until(window_end);
     Mark("end");
   } else {
-    const auto interval =
-        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+    const Clock::duration interval = FromSeconds(1.0 / rate);
     bool marked_start = false;
     for (uint64_t i = 0;; ++i) {
       Clock::time_point t = begin + interval * static_cast<int64_t>(i);
@@ -568,10 +568,8 @@ int RunSignalLoad(const Args& args) {
   uint64_t ok_in_window = 0;
   uint64_t failed = 0;
   bool stop = false;
-  const Clock::time_point window_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                            std::chrono::duration<double>(warmup));
-  const Clock::time_point window_end = window_start + std::chrono::duration_cast<Clock::duration>(
-                                                          std::chrono::duration<double>(duration));
+  const Clock::time_point window_start = Clock::now() + FromSeconds(warmup);
+  const Clock::time_point window_end = window_start + FromSeconds(duration);
   std::function<void()> send = [&] {
     uint64_t n;
     {

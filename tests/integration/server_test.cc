@@ -68,6 +68,15 @@ class ServerTest : public ::testing::Test {
     return resp.run_id();
   }
 
+  // Waits (up to 10 s) until some run is frozen; returns how many are.
+  uint64_t WaitForFrozenRuns() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (server_->GetStats().frozen_runs == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return server_->GetStats().frozen_runs;
+  }
+
   ws::PollWorkflowTaskQueueResponse PollWorkflowTask() {
     ws::PollWorkflowTaskQueueRequest req;
     req.set_namespace_("default");
@@ -192,19 +201,12 @@ TEST_F(ServerTest, TimerWorkflowHasTheRealServersEventSequence) {
 }
 
 TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
-  auto wait_frozen = [&] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (server_->GetStats().frozen_runs == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return server_->GetStats().frozen_runs;
-  };
   Start("frozen-wf");
   auto task = PollWorkflowTask();
   ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 3600 * 1000)}).ok());
   auto before = History("frozen-wf");
   ASSERT_EQ(before.size(), 5u);
-  ASSERT_EQ(wait_frozen(), 1u);
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);
 
   // Scans (count, list) read frozen runs without thawing them.
   ws::CountWorkflowExecutionsRequest count;
@@ -223,7 +225,7 @@ TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
   }
 
   // A signal thaws a frozen run and schedules a workflow task on it.
-  ASSERT_EQ(wait_frozen(), 1u);
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);
   ws::SignalWorkflowExecutionRequest sig;
   sig.set_namespace_("default");
   sig.mutable_workflow_execution()->set_workflow_id("frozen-wf");
@@ -231,13 +233,13 @@ TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
   sig.set_request_id("sig-1");
   ws::SignalWorkflowExecutionResponse sig_resp;
   ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sig_resp).ok());
-  ASSERT_EQ(wait_frozen(), 1u);  // idle again: the new task waits for a poller
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);  // idle again: the new task waits for a poller
   task = PollWorkflowTask();
   ASSERT_FALSE(task.task_token().empty());
   EXPECT_EQ(task.previous_started_event_id(), 3);
   EXPECT_EQ(Types(task).back(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
   ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("\"ok\"")}).ok());
-  ASSERT_EQ(wait_frozen(), 1u);  // closed runs freeze too
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);  // closed runs freeze too
   auto events = History("frozen-wf");
   EXPECT_EQ(
       Types(events),
@@ -266,11 +268,7 @@ TEST_F(ServerTest, StaleTimersDoNotThawFrozenRuns) {
   ASSERT_TRUE(stub_->StartWorkflowExecution(Ctx().get(), start, &started).ok());
   auto task = PollWorkflowTask();  // arms the task's 1 s start-to-close timer
   ASSERT_TRUE(Complete(task.task_token(), {StartTimer("t1", 3600 * 1000)}).ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (server_->GetStats().frozen_runs == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  ASSERT_EQ(server_->GetStats().frozen_runs, 1u);
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);
   const uint64_t thaws = server_->GetStats().thawed_runs;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the timeout fires
   EXPECT_EQ(server_->GetStats().thawed_runs, thaws);

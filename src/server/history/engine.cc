@@ -160,7 +160,8 @@ struct Execution {
   // Its deletion is being committed: it stays thawed (its rows may be gone
   // from the store before the commit callback detaches it).
   bool deleting = false;
-  bool closed() const { return IsClosedStatus(ms().status()); }
+  // Does not thaw a frozen run: timers of closed runs ask this long after they froze.
+  bool closed() const { return IsClosedStatus(ms_view().status()); }
   const std::string& ns_id() const { return ms().namespace_id(); }
 
  private:
@@ -1951,10 +1952,7 @@ class EngineImpl {
       std::lock_guard lock(mu_);
       if (shutdown_) return;
       auto it = executions_.find(key);
-      if (it == executions_.end()) return;
-      // Checked on the serialized state so that timers of closed runs (their
-      // activity and task timeouts) do not thaw them.
-      if (IsClosedStatus(it->second->ms_view().status())) return;
+      if (it == executions_.end() || it->second->closed()) return;
       fn(*it->second);
     });
   }
