@@ -406,6 +406,53 @@ TEST_F(ServerTest, ActivityStartedEventIsWrittenAtCompletionWithFinalAttempt) {
 // and handed back in the completion's reply (no poll); its events are the
 // same as a polled one's. Without the flag, or when the workflow closes or
 // cancels the activity in the same task, nothing is started eagerly.
+// A task handed to a polling worker is not committed on its own: its
+// WorkflowTaskStarted event (or an activity's started state) is written with
+// the run's next commit, which the worker's answer makes. History readers
+// still see the started event at once (a worker that lost its cache fetches it).
+TEST_F(ServerTest, PolledTasksAreWrittenWithTheWorkersAnswer) {
+  Start("lazy");
+  const uint64_t before = server_->GetStats().batches;
+  auto task = PollWorkflowTask();
+  ASSERT_EQ(task.started_event_id(), 3);
+  EXPECT_EQ(server_->GetStats().batches, before);
+  EXPECT_EQ(Types(History("lazy")), (std::vector<E>{E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+                                                    E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                                                    E::EVENT_TYPE_WORKFLOW_TASK_STARTED}));
+  ASSERT_TRUE(Complete(task.task_token(), {ScheduleActivity("a1", "lazy-acts")}).ok());
+  EXPECT_EQ(server_->GetStats().batches, before + 1);
+
+  ws::PollActivityTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name("lazy-acts");
+  poll.set_identity("act-worker");
+  ws::PollActivityTaskQueueResponse act;
+  ASSERT_TRUE(stub_->PollActivityTaskQueue(Ctx().get(), poll, &act).ok());
+  ASSERT_EQ(act.activity_id(), "a1");
+  EXPECT_EQ(server_->GetStats().batches, before + 1);
+  ws::RespondActivityTaskCompletedRequest done;
+  done.set_namespace_("default");
+  done.set_task_token(act.task_token());
+  ws::RespondActivityTaskCompletedResponse done_resp;
+  ASSERT_TRUE(stub_->RespondActivityTaskCompleted(Ctx().get(), done, &done_resp).ok());
+  EXPECT_EQ(server_->GetStats().batches, before + 2);
+
+  task = PollWorkflowTask();
+  EXPECT_EQ(server_->GetStats().batches, before + 2);
+  ASSERT_TRUE(Complete(task.task_token(), {CompleteWorkflow("1")}).ok());
+  EXPECT_EQ(server_->GetStats().batches, before + 3);
+  auto events = History("lazy");
+  EXPECT_EQ(Types(events),
+            (std::vector<E>{
+                E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                E::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, E::EVENT_TYPE_ACTIVITY_TASK_STARTED,
+                E::EVENT_TYPE_ACTIVITY_TASK_COMPLETED, E::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                E::EVENT_TYPE_WORKFLOW_TASK_STARTED, E::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED}));
+  EXPECT_EQ(events[5].activity_task_started_event_attributes().identity(), "act-worker");
+}
+
 TEST_F(ServerTest, EagerActivityIsStartedInTheWorkflowTaskCompletionReply) {
   Start("eager");
   auto task = PollWorkflowTask();
@@ -1062,6 +1109,63 @@ TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
   for (const auto& e : task.history().events())
     fired |= e.event_type() == E::EVENT_TYPE_TIMER_FIRED;
   EXPECT_TRUE(fired);
+  server->reset();
+  std::filesystem::remove_all(dir_template);
+}
+
+// A graceful shutdown writes the tasks handed to workers since their run's
+// last commit: the worker's answer is accepted after the restart.
+TEST(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
+  char dir_template[] = "/tmp/temporalio-restart-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string db = std::string(dir_template) + "/dev.db";
+  auto connect = [](const DevServer& server) {
+    return ws::WorkflowService::NewStub(
+        grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
+  };
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return c;
+  };
+  ws::PollWorkflowTaskQueueResponse task;
+  {
+    auto server = DevServer::Start({.port = 0, .db_filename = db});
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = connect(**server);
+    ws::StartWorkflowExecutionRequest start;
+    start.set_namespace_("default");
+    start.set_workflow_id("held");
+    start.mutable_workflow_type()->set_name("W");
+    start.mutable_task_queue()->set_name("q");
+    start.set_request_id("r1");
+    ws::StartWorkflowExecutionResponse resp;
+    ASSERT_TRUE(stub->StartWorkflowExecution(ctx().get(), start, &resp).ok());
+    ws::PollWorkflowTaskQueueRequest poll;
+    poll.set_namespace_("default");
+    poll.mutable_task_queue()->set_name("q");
+    ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+    ASSERT_EQ(task.started_event_id(), 3);
+  }
+  auto server = DevServer::Start({.port = 0, .db_filename = db});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = connect(**server);
+  ws::RespondWorkflowTaskCompletedRequest done;
+  done.set_namespace_("default");
+  done.set_task_token(task.task_token());
+  auto* complete = done.add_commands();
+  complete->set_command_type(ev::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION);
+  ws::RespondWorkflowTaskCompletedResponse done_resp;
+  grpc::Status s = stub->RespondWorkflowTaskCompleted(ctx().get(), done, &done_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::GetWorkflowExecutionHistoryRequest h;
+  h.set_namespace_("default");
+  h.mutable_execution()->set_workflow_id("held");
+  ws::GetWorkflowExecutionHistoryResponse hr;
+  ASSERT_TRUE(stub->GetWorkflowExecutionHistory(ctx().get(), h, &hr).ok());
+  ASSERT_EQ(hr.history().events_size(), 5);
+  EXPECT_EQ(hr.history().events(2).event_type(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  EXPECT_EQ(hr.history().events(4).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
   server->reset();
   std::filesystem::remove_all(dir_template);
 }

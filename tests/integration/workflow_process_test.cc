@@ -2,6 +2,8 @@
 // loopback port:
 //  - a worker process killed with SIGKILL mid-workflow and replaced: the
 //    workflow completes once, with each activity's side effect once;
+//  - the dev server (`temporal server start-dev`) killed with SIGKILL while
+//    a worker holds a workflow task: the restarted server dispatches it again;
 //  - the same workflow logic in C++ and in TypeScript (interop/workflows.js,
 //    run by interop/ts-worker.js) records the same event type sequence.
 #include <fcntl.h>
@@ -14,12 +16,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "integration/process_workflows.h"
 #include "server/dev_server.h"
 #include "temporal/api/history/v1/message.pb.h"
+#include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 #include "temporalio/client/client.h"
 #include "temporalio/worker/worker.h"
 #include "temporalio/workflow/definitions.h"
@@ -33,10 +39,11 @@ namespace ev = temporal::api::enums::v1;
 using History = temporal::api::history::v1::History;
 using namespace std::chrono_literals;
 
-// A child process running `argv`; waits for it to print "ready".
+// A child process running `argv`; waits for it to print `ready_marker`.
 class ChildProcess {
  public:
-  explicit ChildProcess(std::vector<std::string> argv) {
+  explicit ChildProcess(std::vector<std::string> argv,
+                        const std::string& ready_marker = "ready\n") {
     int out[2], in[2];
     if (pipe(out) != 0 || pipe(in) != 0) throw std::runtime_error("pipe failed");
     pid_ = fork();
@@ -56,9 +63,9 @@ class ChildProcess {
     close(out[1]);
     stdin_ = in[1];
     stdout_ = out[0];
-    std::string got;
+    std::string& got = output_;
     auto deadline = std::chrono::steady_clock::now() + 90s;
-    while (got.find("ready\n") == std::string::npos) {
+    while (got.find(ready_marker) == std::string::npos) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) throw std::runtime_error("child not ready in time: " + got);
@@ -73,6 +80,8 @@ class ChildProcess {
   ~ChildProcess() {
     if (pid_ > 0) Stop(SIGTERM);
   }
+  // What it printed up to the ready marker.
+  const std::string& output() const { return output_; }
   // Sends `sig` and reaps the child.
   void Stop(int sig) {
     close(stdin_);
@@ -87,6 +96,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int stdin_ = -1;
   int stdout_ = -1;
+  std::string output_;
 };
 
 std::vector<ev::EventType> Types(const History& h) {
@@ -167,6 +177,83 @@ TEST_F(WorkflowProcessTest, WorkerKilledMidWorkflowIsReplacedAndWorkflowComplete
   EXPECT_EQ(Count(h, ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED), 1) << Dump(h);
   EXPECT_EQ(Count(h, ev::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 2) << Dump(h);
   EXPECT_EQ(Count(h, ev::EVENT_TYPE_ACTIVITY_TASK_COMPLETED), 2) << Dump(h);
+  std::filesystem::remove_all(dir);
+}
+
+// A workflow task handed to a worker is written with the run's next commit,
+// not on its own (the engine's RecordTaskStarted). The server killed in
+// between: on restart the task is dispatched again with the same event ids
+// and the workflow completes with one started event per task.
+TEST(DevServerCrashTest, WorkflowTaskHandedOutBeforeACrashIsDispatchedAgain) {
+  namespace ws = temporal::api::workflowservice::v1;
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("server-crash-" + std::to_string(getpid())))
+          .string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string db = dir + "/dev.db";
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + 10s);
+    return c;
+  };
+  ws::PollWorkflowTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name("q");
+  {
+    ChildProcess server({TEMPORALIO_CLI, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+                         "--port", "0", "--db-filename", db, "--log-level", "warn"},
+                        "Metrics:");
+    const std::string& out = server.output();
+    const size_t at = out.find("Server:");
+    ASSERT_NE(at, std::string::npos) << out;
+    std::istringstream line(out.substr(at + 7));
+    std::string address;
+    line >> address;
+    auto stub = ws::WorkflowService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    ws::StartWorkflowExecutionRequest start;
+    start.set_namespace_("default");
+    start.set_workflow_id("held");
+    start.mutable_workflow_type()->set_name("W");
+    start.mutable_task_queue()->set_name("q");
+    start.set_request_id("r1");
+    ws::StartWorkflowExecutionResponse started;
+    ASSERT_TRUE(stub->StartWorkflowExecution(ctx().get(), start, &started).ok());
+    ws::PollWorkflowTaskQueueResponse task;
+    ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+    ASSERT_EQ(task.started_event_id(), 3);
+    server.Stop(SIGKILL);
+  }
+  auto server = server::DevServer::Start({.port = 0, .db_filename = db});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = ws::WorkflowService::NewStub(
+      grpc::CreateChannel((*server)->address(), grpc::InsecureChannelCredentials()));
+  ws::PollWorkflowTaskQueueResponse again;
+  ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &again).ok());
+  ASSERT_EQ(again.started_event_id(), 3);
+  EXPECT_EQ(Types(again.history()),
+            (std::vector<ev::EventType>{ev::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+                                        ev::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                                        ev::EVENT_TYPE_WORKFLOW_TASK_STARTED}));
+  ws::RespondWorkflowTaskCompletedRequest done;
+  done.set_namespace_("default");
+  done.set_task_token(again.task_token());
+  done.add_commands()->set_command_type(ev::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION);
+  ws::RespondWorkflowTaskCompletedResponse done_resp;
+  grpc::Status s = stub->RespondWorkflowTaskCompleted(ctx().get(), done, &done_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ws::GetWorkflowExecutionHistoryRequest h;
+  h.set_namespace_("default");
+  h.mutable_execution()->set_workflow_id("held");
+  ws::GetWorkflowExecutionHistoryResponse hr;
+  ASSERT_TRUE(stub->GetWorkflowExecutionHistory(ctx().get(), h, &hr).ok());
+  EXPECT_EQ(Types(hr.history()),
+            (std::vector<ev::EventType>{
+                ev::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, ev::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                ev::EVENT_TYPE_WORKFLOW_TASK_STARTED, ev::EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED}));
+  server->reset();
   std::filesystem::remove_all(dir);
 }
 

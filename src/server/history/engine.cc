@@ -160,6 +160,20 @@ struct Execution {
   // Its deletion is being committed: it stays thawed (its rows may be gone
   // from the store before the commit callback detaches it).
   bool deleting = false;
+  // Changed since its last commit: a task was handed to a worker
+  // (RecordTaskStarted). The next commit, or the engine's shutdown, writes it.
+  bool unrecorded = false;
+  // The WorkflowTaskStarted event last handed out that way (0: none).
+  int64_t handed_out_started_event_id = 0;
+  // History readers get the events below this: the durable ones and, when
+  // everything before it is durable, the started event of the task a worker
+  // holds, which is what a worker that lost its cache fetches (the real
+  // server has written it by then). Should the server crash first, the
+  // restart dispatches the task again and writes a started event anew.
+  int64_t readable_next_event_id() const {
+    return handed_out_started_event_id == durable_next_event_id ? durable_next_event_id + 1
+                                                                : durable_next_event_id;
+  }
   // Does not thaw a frozen run: timers of closed runs ask this long after they froze.
   bool closed() const { return IsClosedStatus(ms_view().status()); }
   const std::string& ns_id() const { return ms().namespace_id(); }
@@ -261,6 +275,31 @@ struct HistoryWaiter {
   uint64_t timer_id = 0;
 };
 
+// The engine lock. Work that must run after it is released (a long poll
+// answered without waiting for a commit) is queued with RunAfterUnlock and
+// runs in whichever thread unlocks next, so no path can strand it and no
+// gRPC reply is sent while other threads wait for the lock.
+class EngineMutex {
+ public:
+  void lock() { mu_.lock(); }
+  void unlock() {
+    if (after_unlock_.empty()) {
+      mu_.unlock();
+      return;
+    }
+    std::vector<std::function<void()>> ready;
+    ready.swap(after_unlock_);
+    mu_.unlock();
+    for (auto& fn : ready) fn();
+  }
+  // Must hold the lock.
+  void RunAfterUnlock(std::function<void()> fn) { after_unlock_.push_back(std::move(fn)); }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::function<void()>> after_unlock_;
+};
+
 // A unit of change: what to persist, and what to do once it is durable.
 struct Txn {
   std::vector<Execution*> touched;
@@ -291,7 +330,7 @@ class EngineImpl {
   EngineOptions options_;
   timer::TimerQueue timers_;
 
-  std::mutex mu_;
+  EngineMutex mu_;
   bool shutdown_ = false;
   size_t sweep_cursor_ = 0;                                                 // into start_order_
   std::map<std::string, Namespace> namespaces_;                             // by id
@@ -384,6 +423,7 @@ class EngineImpl {
     batch.deleted_executions = std::move(txn.deleted);
     std::vector<std::pair<Execution*, int64_t>> durable_marks;
     for (Execution* ex : txn.touched) {
+      ex->unrecorded = false;
       st::MutableState& ms = ex->ms();
       const std::vector<hv1::HistoryEvent>& history = ex->history();
       ms.set_state_transition_count(ms.state_transition_count() + 1);
@@ -421,6 +461,25 @@ class EngineImpl {
           }
           if (done) done(absl::OkStatus());
         });
+  }
+
+  // A task handed to a polling worker (its WorkflowTaskStarted event, an
+  // activity's started state) is not committed on its own: the run's next
+  // commit writes it, and every answer from that worker (completion,
+  // failure, heartbeat) or a timeout makes one. Should the server stop
+  // first, the task was never started as far as the store knows and is
+  // dispatched again on restart, with the same event ids; the real server
+  // ends the same way when a poll response is lost. This saves a
+  // transaction and an fsync wait per task; a graceful shutdown still
+  // commits them. Must hold mu_; the poll is answered once the lock is
+  // released.
+  void RecordTaskStarted(Txn& txn, Done done) {
+    for (Execution* ex : txn.touched) {
+      ex->unrecorded = true;
+      if (ex->readable_next_event_id() == ex->ms().next_event_id()) WakeHistoryWaiters(*ex);
+    }
+    for (auto& fn : txn.after) fn();
+    mu_.RunAfterUnlock([done = std::move(done)] { done(absl::OkStatus()); });
   }
 
   // ---- idle-run compaction ----
@@ -608,8 +667,9 @@ class EngineImpl {
     return poll_id;
   }
 
-  // Starts `task` for `poller` if it is still valid; then the poller's done
-  // runs once the start is durable. Returns false for a stale task.
+  // Starts `task` for `poller` if it is still valid; the poller's done runs
+  // once the engine lock is released (RecordTaskStarted). Returns false for a
+  // stale task.
   bool TryStartTask(Poller& poller, const QueuedTask& task) {
     Execution* ex = FindRun(task.ns_id, task.run_id);
     if (!ex) return false;
@@ -783,6 +843,7 @@ class EngineImpl {
       a->set_request_id(wft->request_id());
       a->set_history_size_bytes(ex.ms().history_size_bytes());
       wft->set_started_event_id(e.event_id());
+      ex.handed_out_started_event_id = e.event_id();
     }
     FillWorkflowTaskResponse(ex, poller.sticky, transient, resp);
     AttachUpdateRequests(ex, resp);
@@ -801,7 +862,7 @@ class EngineImpl {
                          WorkflowTaskTimeout(key, version);
                        });
     });
-    Commit(txn, std::move(poller.done));
+    RecordTaskStarted(txn, std::move(poller.done));
     return true;
   }
 
@@ -1839,7 +1900,7 @@ class EngineImpl {
   }
 
   // Takes `done` by value: callers hand it over (it must run exactly once).
-  void Reply(std::unique_lock<std::mutex>& lock,
+  void Reply(std::unique_lock<EngineMutex>& lock,
              Done done,  // NOLINT(performance-unnecessary-value-param)
              absl::Status status) {
     lock.unlock();
@@ -1966,7 +2027,7 @@ class EngineImpl {
     Txn txn;
     MarkActivityStarted(txn, ex, *ai, poller.identity,
                         static_cast<wsv1::PollActivityTaskQueueResponse*>(poller.resp));
-    Commit(txn, std::move(poller.done));
+    RecordTaskStarted(txn, std::move(poller.done));
     return true;
   }
 
@@ -2784,13 +2845,11 @@ class EngineImpl {
     // A sticky worker answers from its cache; anyone else replays it all.
     if (!poller.sticky) {
       for (const auto& e : ex.history()) {
-        if (e.event_id() >= ex.durable_next_event_id) break;
+        if (e.event_id() >= ex.readable_next_event_id()) break;
         *resp->mutable_history()->add_events() = e;
       }
     }
-    Done done = std::move(poller.done);
-    // Must not run under the lock; the timer thread is a safe place.
-    timers_.Schedule(Now(), [done] { done(absl::OkStatus()); });
+    mu_.RunAfterUnlock([done = std::move(poller.done)] { done(absl::OkStatus()); });
     return true;
   }
 
@@ -2895,8 +2954,8 @@ class EngineImpl {
   // Fills the response if it can be answered now; false means "wait".
   bool TryAnswerHistory(Execution& ex, const wsv1::GetWorkflowExecutionHistoryRequest& req,
                         wsv1::GetWorkflowExecutionHistoryResponse* resp, bool final_try) {
-    const int64_t durable_next = ex.durable_next_event_id;
-    const bool closed_durably = ex.closed() && durable_next >= ex.ms().next_event_id();
+    const int64_t readable_next = ex.readable_next_event_id();
+    const bool closed_durably = ex.closed() && ex.durable_next_event_id >= ex.ms().next_event_id();
     if (req.history_event_filter_type() == ev1::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT) {
       if (closed_durably) {
         *resp->mutable_history()->add_events() = ex.history().back();
@@ -2910,12 +2969,12 @@ class EngineImpl {
       return false;
     }
     int64_t from = DecodeToken(req.next_page_token());
-    if (from < durable_next) {
+    if (from < readable_next) {
       int64_t page = req.maximum_page_size() > 0 ? req.maximum_page_size() : 1000;
-      int64_t end = std::min(durable_next, from + page);
+      int64_t end = std::min(readable_next, from + page);
       for (int64_t id = from; id < end; ++id)
         *resp->mutable_history()->add_events() = ex.history()[id - 1];
-      if (end < durable_next || (!closed_durably && req.wait_new_event())) {
+      if (end < readable_next || (!closed_durably && req.wait_new_event())) {
         resp->set_next_page_token(EncodeToken(end));
       }
       return true;
@@ -2941,7 +3000,7 @@ class EngineImpl {
       Done d = std::move(w.done);
       history_waiters_.erase(wit);
       EraseWaiterIndex(key, id);
-      timers_.Schedule(Now(), [d] { d(absl::OkStatus()); });
+      mu_.RunAfterUnlock([d = std::move(d)] { d(absl::OkStatus()); });
     }
   }
 
@@ -3482,6 +3541,12 @@ void Engine::Shutdown() {
   {
     std::lock_guard lock(impl_->mu_);
     if (impl_->shutdown_) return;
+    // Tasks handed out since their run's last commit (RecordTaskStarted).
+    Txn txn;
+    for (auto& [key, ex] : impl_->executions_) {
+      if (ex->unrecorded) txn.touched.push_back(ex.get());
+    }
+    if (!txn.touched.empty()) impl_->Commit(txn, nullptr);
     impl_->shutdown_ = true;
     for (auto& [id, p] : impl_->pollers_) pending.push_back(std::move(p.done));
     impl_->pollers_.clear();
@@ -3741,7 +3806,7 @@ void Engine::GetWorkflowExecutionHistoryReverse(
   auto found = impl_->FindExecution(ns.id, req.execution());
   if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   const Execution& ex = **found;
-  int64_t last = ex.durable_next_event_id - 1;
+  int64_t last = ex.readable_next_event_id() - 1;
   if (!req.next_page_token().empty()) {
     int64_t t = EngineImpl::DecodeToken(req.next_page_token());
     if (t < 0)
