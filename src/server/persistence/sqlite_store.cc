@@ -222,6 +222,12 @@ absl::StatusOr<std::string> RunPragma(sqlite3* db, absl::string_view key, absl::
 }
 
 absl::Status ApplyPragmas(sqlite3* db, const SqliteOptions& options) {
+  // Each batch runs in a savepoint, whose statement journal would otherwise
+  // be a temporary file: created, written page by page and deleted in every
+  // group transaction. Users may still override it.
+  if (absl::StatusOr<std::string> s = RunPragma(db, "temp_store", "MEMORY"); !s.ok()) {
+    return s.status();
+  }
   for (const auto& [key, value] : options.pragmas) {
     absl::StatusOr<std::string> result = RunPragma(db, key, value);
     if (!result.ok()) return result.status();
