@@ -95,7 +95,7 @@ class WorkflowWorkerImpl {
       std::lock_guard lock(mu_);
       watchdog_stop_ = true;
     }
-    cv_.notify_all();
+    watchdog_cv_.notify_all();
     watchdog_.join();
     wsv1::ShutdownWorkerRequest req;
     req.set_namespace_(namespace_);
@@ -476,7 +476,7 @@ class WorkflowWorkerImpl {
   void Watchdog() {
     std::unique_lock lock(mu_);
     while (!watchdog_stop_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      watchdog_cv_.wait_for(lock, std::chrono::milliseconds(100));
       const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
       std::vector<std::shared_ptr<InFlight>> deadlocked;
       for (const auto& t : inflight_) {
@@ -518,6 +518,8 @@ class WorkflowWorkerImpl {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  // The watchdog's own: cv_ is notified on every poll, which must not wake it.
+  std::condition_variable watchdog_cv_;
   bool started_ = false;                          // guarded by mu_
   bool stopping_ = false;                         // guarded by mu_
   bool watchdog_stop_ = false;                    // guarded by mu_
