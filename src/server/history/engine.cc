@@ -169,7 +169,8 @@ struct Execution {
   // everything before it is durable, the started event of the task a worker
   // holds, which is what a worker that lost its cache fetches (the real
   // server has written it by then). Should the server crash first, the
-  // restart dispatches the task again and writes a started event anew.
+  // restart dispatches the task again and writes a started event anew (at
+  // the same id unless a signal or the like got there first).
   int64_t readable_next_event_id() const {
     return handed_out_started_event_id == durable_next_event_id ? durable_next_event_id + 1
                                                                 : durable_next_event_id;
@@ -468,8 +469,9 @@ class EngineImpl {
   // commit writes it, and every answer from that worker (completion,
   // failure, heartbeat) or a timeout makes one. Should the server stop
   // first, the task was never started as far as the store knows and is
-  // dispatched again on restart, with the same event ids; the real server
-  // ends the same way when a poll response is lost. This saves a
+  // dispatched again on restart (with the same event ids unless other events
+  // arrive first); the real server ends the same way when a poll response
+  // is lost. This saves a
   // transaction and an fsync wait per task; a graceful shutdown still
   // commits them. Must hold mu_; the poll is answered once the lock is
   // released.
