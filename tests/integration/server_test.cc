@@ -1028,26 +1028,39 @@ TEST_F(ServerTest, StickyTaskFallsBackToTheNormalQueue) {
   }
 }
 
-// A restart on the same database file keeps namespaces, runs, pending
-// workflow tasks, activities and timers.
-TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
-  char dir_template[] = "/tmp/temporalio-restart-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string db = std::string(dir_template) + "/dev.db";
-  auto connect = [](const DevServer& server) {
+// Servers restarted on one database file in a fresh temporary directory.
+class ServerRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir_template[] = "/tmp/temporalio-restart-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    db_ = dir_ + "/dev.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static std::unique_ptr<ws::WorkflowService::Stub> Connect(const DevServer& server) {
     return ws::WorkflowService::NewStub(
         grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
-  };
-  auto ctx = [] {
+  }
+  static std::unique_ptr<grpc::ClientContext> Ctx() {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     return c;
-  };
+  }
+
+  std::string dir_;
+  std::string db_;
+};
+
+// A restart on the same database file keeps namespaces, runs, pending
+// workflow tasks, activities and timers.
+TEST_F(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
   std::string run_id;
   {
-    auto server = DevServer::Start({.port = 0, .db_filename = db, .namespaces = {"orders"}});
+    auto server = DevServer::Start({.port = 0, .db_filename = db_, .namespaces = {"orders"}});
     ASSERT_TRUE(server.ok()) << server.status();
-    auto stub = connect(**server);
+    auto stub = Connect(**server);
     ws::StartWorkflowExecutionRequest start;
     start.set_namespace_("orders");
     start.set_workflow_id("survivor");
@@ -1055,14 +1068,14 @@ TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
     start.mutable_task_queue()->set_name("q");
     start.set_request_id("r1");
     ws::StartWorkflowExecutionResponse resp;
-    ASSERT_TRUE(stub->StartWorkflowExecution(ctx().get(), start, &resp).ok());
+    ASSERT_TRUE(stub->StartWorkflowExecution(Ctx().get(), start, &resp).ok());
     run_id = resp.run_id();
     // First task: schedule an activity and a timer, then "crash".
     ws::PollWorkflowTaskQueueRequest poll;
     poll.set_namespace_("orders");
     poll.mutable_task_queue()->set_name("q");
     ws::PollWorkflowTaskQueueResponse task;
-    ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+    ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
     ws::RespondWorkflowTaskCompletedRequest done;
     done.set_namespace_("orders");
     done.set_task_token(task.task_token());
@@ -1079,16 +1092,16 @@ TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
     a->mutable_task_queue()->set_name("acts");
     a->mutable_start_to_close_timeout()->set_seconds(30);
     ws::RespondWorkflowTaskCompletedResponse done_resp;
-    ASSERT_TRUE(stub->RespondWorkflowTaskCompleted(ctx().get(), done, &done_resp).ok());
+    ASSERT_TRUE(stub->RespondWorkflowTaskCompleted(Ctx().get(), done, &done_resp).ok());
   }
-  auto server = DevServer::Start({.port = 0, .db_filename = db});
+  auto server = DevServer::Start({.port = 0, .db_filename = db_});
   ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = connect(**server);
+  auto stub = Connect(**server);
   ws::DescribeWorkflowExecutionRequest d;
   d.set_namespace_("orders");  // registered before the restart
   d.mutable_execution()->set_workflow_id("survivor");
   ws::DescribeWorkflowExecutionResponse dr;
-  ASSERT_TRUE(stub->DescribeWorkflowExecution(ctx().get(), d, &dr).ok());
+  ASSERT_TRUE(stub->DescribeWorkflowExecution(Ctx().get(), d, &dr).ok());
   EXPECT_EQ(dr.workflow_execution_info().execution().run_id(), run_id);
   EXPECT_EQ(dr.workflow_execution_info().status(), ev::WORKFLOW_EXECUTION_STATUS_RUNNING);
   ASSERT_EQ(dr.pending_activities_size(), 1);
@@ -1097,42 +1110,29 @@ TEST(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
   ap.set_namespace_("orders");
   ap.mutable_task_queue()->set_name("acts");
   ws::PollActivityTaskQueueResponse act_task;
-  ASSERT_TRUE(stub->PollActivityTaskQueue(ctx().get(), ap, &act_task).ok());
+  ASSERT_TRUE(stub->PollActivityTaskQueue(Ctx().get(), ap, &act_task).ok());
   EXPECT_EQ(act_task.activity_id(), "a");
   ws::PollWorkflowTaskQueueRequest poll;
   poll.set_namespace_("orders");
   poll.mutable_task_queue()->set_name("q");
   ws::PollWorkflowTaskQueueResponse task;
-  ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+  ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
   ASSERT_FALSE(task.task_token().empty());
   bool fired = false;
   for (const auto& e : task.history().events())
     fired |= e.event_type() == E::EVENT_TYPE_TIMER_FIRED;
   EXPECT_TRUE(fired);
   server->reset();
-  std::filesystem::remove_all(dir_template);
 }
 
 // A graceful shutdown writes the tasks handed to workers since their run's
 // last commit: the worker's answer is accepted after the restart.
-TEST(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
-  char dir_template[] = "/tmp/temporalio-restart-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string db = std::string(dir_template) + "/dev.db";
-  auto connect = [](const DevServer& server) {
-    return ws::WorkflowService::NewStub(
-        grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()));
-  };
-  auto ctx = [] {
-    auto c = std::make_unique<grpc::ClientContext>();
-    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return c;
-  };
+TEST_F(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
   ws::PollWorkflowTaskQueueResponse task;
   {
-    auto server = DevServer::Start({.port = 0, .db_filename = db});
+    auto server = DevServer::Start({.port = 0, .db_filename = db_});
     ASSERT_TRUE(server.ok()) << server.status();
-    auto stub = connect(**server);
+    auto stub = Connect(**server);
     ws::StartWorkflowExecutionRequest start;
     start.set_namespace_("default");
     start.set_workflow_id("held");
@@ -1140,34 +1140,33 @@ TEST(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
     start.mutable_task_queue()->set_name("q");
     start.set_request_id("r1");
     ws::StartWorkflowExecutionResponse resp;
-    ASSERT_TRUE(stub->StartWorkflowExecution(ctx().get(), start, &resp).ok());
+    ASSERT_TRUE(stub->StartWorkflowExecution(Ctx().get(), start, &resp).ok());
     ws::PollWorkflowTaskQueueRequest poll;
     poll.set_namespace_("default");
     poll.mutable_task_queue()->set_name("q");
-    ASSERT_TRUE(stub->PollWorkflowTaskQueue(ctx().get(), poll, &task).ok());
+    ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
     ASSERT_EQ(task.started_event_id(), 3);
   }
-  auto server = DevServer::Start({.port = 0, .db_filename = db});
+  auto server = DevServer::Start({.port = 0, .db_filename = db_});
   ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = connect(**server);
+  auto stub = Connect(**server);
   ws::RespondWorkflowTaskCompletedRequest done;
   done.set_namespace_("default");
   done.set_task_token(task.task_token());
   auto* complete = done.add_commands();
   complete->set_command_type(ev::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION);
   ws::RespondWorkflowTaskCompletedResponse done_resp;
-  grpc::Status s = stub->RespondWorkflowTaskCompleted(ctx().get(), done, &done_resp);
+  grpc::Status s = stub->RespondWorkflowTaskCompleted(Ctx().get(), done, &done_resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ws::GetWorkflowExecutionHistoryRequest h;
   h.set_namespace_("default");
   h.mutable_execution()->set_workflow_id("held");
   ws::GetWorkflowExecutionHistoryResponse hr;
-  ASSERT_TRUE(stub->GetWorkflowExecutionHistory(ctx().get(), h, &hr).ok());
+  ASSERT_TRUE(stub->GetWorkflowExecutionHistory(Ctx().get(), h, &hr).ok());
   ASSERT_EQ(hr.history().events_size(), 5);
   EXPECT_EQ(hr.history().events(2).event_type(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
   EXPECT_EQ(hr.history().events(4).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
   server->reset();
-  std::filesystem::remove_all(dir_template);
 }
 
 // ---- bad input ----
