@@ -281,6 +281,11 @@ class WorkflowWorkerImpl {
       lru_.pop_back();
     }
   }
+  bool IsCached(const std::string& run_id, const std::shared_ptr<RunEntry>& entry) {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(run_id);
+    return it != cache_.end() && it->second.first == entry;
+  }
   void Evict(const std::string& run_id) {
     std::lock_guard lock(mu_);
     auto it = cache_.find(run_id);
@@ -301,7 +306,9 @@ class WorkflowWorkerImpl {
     std::unique_lock<std::mutex> run_lock;
     if (entry) {
       run_lock = std::unique_lock(entry->mu);
-      if (events.empty() || events.front().event_id() != entry->run->last_event_id() + 1) {
+      // The task that held it may have evicted it meanwhile (run closed, task failed).
+      if (!IsCached(run_id, entry) || events.empty() ||
+          events.front().event_id() != entry->run->last_event_id() + 1) {
         Evict(run_id);
         entry = nullptr;
         run_lock = {};
@@ -313,6 +320,11 @@ class WorkflowWorkerImpl {
         run_lock = std::unique_lock(entry->mu);
         entry->run = NewRun(resp);
         events = FullEvents(resp, std::move(events));
+        // Cached (and locked) before its completion is sent: the server may
+        // hand out the run's next task, or a query, before this thread is
+        // done, and that must wait for this entry rather than replay the
+        // run beside it (and be overwritten by it afterwards).
+        PutCached(run_id, entry);
       }
       WorkflowRun* run = entry->run.get();
       inflight->run = run;
