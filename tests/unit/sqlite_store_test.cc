@@ -469,6 +469,59 @@ TEST_F(SqliteStoreTest, WalSyncIsPipelinedAndPrecedesEveryCallback) {
   EXPECT_EQ(executions->size(), static_cast<size_t>(kBatches + 1));
 }
 
+// Enqueue + Drive: with nothing else being written or synced, the caller
+// writes its batch itself (transaction, fsync, callback on its own thread);
+// while an earlier group still waits for its fsync, Drive hands the batch to
+// the writer instead, so callbacks keep commit order.
+TEST_F(SqliteStoreTest, DriveWritesOnTheCallingThreadOnlyWhenTheStoreIsIdle) {
+  std::unique_ptr<SqliteStore> store = OpenFile();  // synchronous=FULL
+  ASSERT_NE(store, nullptr);
+  std::thread::id callback_thread;
+  uint64_t syncs_seen = 0;
+  absl::Status first = absl::UnknownError("callback not run");
+  store->Enqueue(RunBatch("ns", 1), [&](absl::Status status) {
+    callback_thread = std::this_thread::get_id();
+    syncs_seen = store->GetStats().synced_commits;
+    first = std::move(status);
+  });
+  store->Drive();
+  EXPECT_TRUE(first.ok()) << first;  // ran before Drive returned
+  EXPECT_EQ(callback_thread, std::this_thread::get_id());
+  EXPECT_EQ(syncs_seen, 1u);  // the fsync came before the callback
+
+  // A callback on a driving thread must not wait for a commit either.
+  Outcomes nested(1);
+  store->Enqueue(RunBatch("ns", 2), [&](absl::Status status) {
+    ASSERT_TRUE(status.ok());
+    nested.Callback(0)(store->CommitSync(RunBatch("ns", 3)));
+  });
+  store->Drive();
+  ASSERT_TRUE(nested.Wait());
+  EXPECT_EQ(nested.status(0).code(), absl::StatusCode::kFailedPrecondition);
+
+  // Busy: batch 0 is committed and waits for its fsync (paused); batch 1 is
+  // driven meanwhile and must go through the writer and syncer after it.
+  store->PauseSyncForTesting();
+  Outcomes outcomes(2);
+  const uint64_t transactions = store->GetStats().transactions;
+  store->Commit(RunBatch("ns", 4), outcomes.Callback(0));
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (store->GetStats().transactions == transactions &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  store->Enqueue(RunBatch("ns", 5), outcomes.Callback(1));
+  store->Drive();
+  EXPECT_TRUE(outcomes.order().empty()) << "a callback ran before its commit was synced";
+  store->ResumeSyncForTesting();
+  ASSERT_TRUE(outcomes.Wait());
+  EXPECT_EQ(outcomes.order(), (std::vector<size_t>{0, 1}));
+  EXPECT_TRUE(outcomes.status(1).ok()) << outcomes.status(1);
+  absl::StatusOr<std::vector<ExecutionRecord>> executions = store->LoadExecutions();
+  ASSERT_TRUE(executions.ok());
+  EXPECT_EQ(executions->size(), 4u);  // runs 1, 2, 4, 5
+}
+
 TEST_F(SqliteStoreTest, ConcurrentCommitSyncAndReads) {
   std::unique_ptr<SqliteStore> store = OpenFile();
   ASSERT_NE(store, nullptr);

@@ -443,7 +443,10 @@ class EngineImpl {
       durable_marks.emplace_back(ex, static_cast<int64_t>(history.size()) + 1);
     }
     auto after = std::move(txn.after);
-    store_->Commit(
+    // Queued without waking the store's writer: once the engine lock is
+    // released this thread writes the group itself if the store is idle.
+    mu_.RunAfterUnlock([this] { store_->Drive(); });
+    store_->Enqueue(
         std::move(batch), [this, after = std::move(after), durable_marks = std::move(durable_marks),
                            done = std::move(done)](const absl::Status& status) mutable {
           if (!status.ok()) {

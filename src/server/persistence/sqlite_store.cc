@@ -531,13 +531,21 @@ void SqliteStore::CheckpointLoop() {
 }
 
 void SqliteStore::Commit(WriteBatch batch, std::function<void(absl::Status)> done) {
+  Push(std::move(batch), std::move(done), /*wake_writer=*/true);
+}
+
+void SqliteStore::Enqueue(WriteBatch batch, std::function<void(absl::Status)> done) {
+  Push(std::move(batch), std::move(done), /*wake_writer=*/false);
+}
+
+void SqliteStore::Push(WriteBatch batch, std::function<void(absl::Status)> done, bool wake_writer) {
   const size_t bytes = BatchBytes(batch);
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
       batches_.fetch_add(1, std::memory_order_relaxed);
-      wake_.notify_one();
+      if (wake_writer) wake_.notify_one();
       return;
     }
   }
@@ -545,7 +553,61 @@ void SqliteStore::Commit(WriteBatch batch, std::function<void(absl::Status)> don
   if (done) done(absl::CancelledError("persistence store is shutting down; batch not written"));
 }
 
-bool SqliteStore::WriterShouldWake() const { return stopping_ || (!paused_ && !queue_.empty()); }
+void SqliteStore::Drive() {
+  std::vector<Pending> group;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return;  // the writer took it
+    bool idle = !stopping_ && !paused_ && !writer_busy_ && !driving_;
+    if (idle && sync_thread_.joinable()) {
+      // Earlier groups' callbacks must all have run (commit order).
+      std::lock_guard sync_lock(sync_mu_);
+      idle = sync_queue_.empty() && !sync_busy_ && !sync_paused_;
+    }
+    if (!idle) {
+      wake_.notify_one();
+      return;
+    }
+    driving_ = true;
+    TakeGroup(group);
+  }
+  std::vector<absl::Status> results;
+  ApplyGroup(group, results);
+  if (sync_thread_.joinable()) {
+    bool committed = false;
+    for (const absl::Status& r : results) committed = committed || r.ok();
+    if (committed) {
+      if (absl::Status synced = SyncWal(); !synced.ok()) {
+        for (absl::Status& r : results) {
+          if (r.ok()) r = synced;
+        }
+      }
+    }
+  }
+  {
+    WriterScope writer_scope(this);  // CommitSync from a callback would wait for this thread
+    Finish(group, results);
+  }
+  {
+    std::lock_guard lock(mu_);
+    driving_ = false;
+    if (!queue_.empty() || stopping_) wake_.notify_all();
+  }
+}
+
+bool SqliteStore::WriterShouldWake() const {
+  return !driving_ && (stopping_ || (!paused_ && !queue_.empty()));
+}
+
+void SqliteStore::TakeGroup(std::vector<Pending>& group) {
+  size_t bytes = 0;
+  while (!queue_.empty() && group.size() < kMaxGroupBatches &&
+         (group.empty() || bytes < kMaxGroupBytes)) {
+    bytes += queue_.front().bytes;
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
 
 void SqliteStore::WriterLoop() {
   MarkCurrentThreadAsWriter();
@@ -555,15 +617,11 @@ void SqliteStore::WriterLoop() {
     group.clear();
     {
       std::unique_lock lock(mu_);
+      writer_busy_ = false;
       wake_.wait(lock, [this] { return WriterShouldWake(); });
       if (queue_.empty()) return;  // stopping and drained
-      size_t bytes = 0;
-      while (!queue_.empty() && group.size() < kMaxGroupBatches &&
-             (group.empty() || bytes < kMaxGroupBytes)) {
-        bytes += queue_.front().bytes;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      TakeGroup(group);
+      writer_busy_ = true;
     }
     ApplyGroup(group, results);
     if (sync_thread_.joinable()) {
@@ -596,11 +654,13 @@ void SqliteStore::SyncLoop() {
     {
       std::unique_lock lock(sync_mu_);
       // Destruction ignores the test pause.
+      sync_busy_ = false;
       sync_wake_.wait(lock, [this] {
         return sync_queue_.empty() ? sync_stop_ : (!sync_paused_ || sync_stop_);
       });
       if (sync_queue_.empty()) return;  // stopping and drained
       groups.swap(sync_queue_);
+      sync_busy_ = true;
     }
     bool committed = false;
     for (const SyncedGroup& g : groups) {
@@ -686,7 +746,7 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
   }
   events_.fetch_add(events, std::memory_order_relaxed);
   if (group.size() > max_group_batches_.load(std::memory_order_relaxed)) {
-    max_group_batches_.store(group.size(), std::memory_order_relaxed);  // only this thread writes
+    max_group_batches_.store(group.size(), std::memory_order_relaxed);  // one group at a time
   }
 }
 

@@ -6,7 +6,10 @@
 // batch so a failing batch is rolled back alone). File databases get a second,
 // read-only connection for Load*/ReadHistory (WAL lets it read while the writer
 // writes); an in-memory database has only the writer connection, which readers
-// then share under its mutex between group transactions.
+// then share under its mutex between group transactions. With
+// synchronous=FULL/EXTRA a syncer thread fsyncs each committed group and runs
+// its callbacks. Drive() lets a caller write a group on its own thread
+// instead, but only while the writer and the syncer are both idle.
 #ifndef TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
 #define TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
 
@@ -55,6 +58,8 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   void Commit(WriteBatch batch, std::function<void(absl::Status)> done) override;
+  void Enqueue(WriteBatch batch, std::function<void(absl::Status)> done) override;
+  void Drive() override;
   absl::StatusOr<std::vector<NamespaceRecord>> LoadNamespaces() override;
   absl::StatusOr<std::vector<ExecutionRecord>> LoadExecutions() override;
   absl::StatusOr<std::vector<std::string>> ReadHistory(const std::string& namespace_id,
@@ -112,14 +117,17 @@ class SqliteStore final : public Store {
 
   static absl::Status Migrate(Connection& conn);
 
+  void Push(WriteBatch batch, std::function<void(absl::Status)> done, bool wake_writer);
   bool WriterShouldWake() const;  // requires mu_
+  // Moves the next group's batches out of queue_. Requires mu_.
+  void TakeGroup(std::vector<Pending>& group);
   void WriterLoop();
   // Runs a finished group's callbacks (on the writer or the syncer thread).
   void Finish(std::vector<Pending>& group, std::vector<absl::Status>& results);
   // synchronous=FULL/EXTRA: fsyncs the WAL for committed groups, then runs
   // their callbacks.
   void SyncLoop();
-  absl::Status SyncWal();  // syncer thread
+  absl::Status SyncWal();  // syncer thread, or a driving thread while the syncer is idle
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
@@ -158,7 +166,8 @@ class SqliteStore final : public Store {
   std::deque<SyncedGroup> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
   bool sync_paused_ ABSL_GUARDED_BY(sync_mu_) = false;
-  int wal_fd_ = -1;  // syncer thread
+  bool sync_busy_ ABSL_GUARDED_BY(sync_mu_) = false;  // syncing or running callbacks
+  int wal_fd_ = -1;                                   // syncer thread
   std::atomic<uint64_t> wal_syncs_{0};
   std::thread sync_thread_;
 
@@ -167,6 +176,11 @@ class SqliteStore final : public Store {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // The writer thread holds a group (applying it, handing it to the syncer or
+  // running its callbacks); a Drive()ing thread is writing one. At most one
+  // of the two at a time, so groups and their callbacks keep commit order.
+  bool writer_busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool driving_ ABSL_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> transactions_{0};

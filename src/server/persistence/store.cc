@@ -14,6 +14,12 @@ thread_local const Store* current_writer_store = nullptr;
 
 void Store::MarkCurrentThreadAsWriter() const { current_writer_store = this; }
 
+Store::WriterScope::WriterScope(const Store* store) : previous_(current_writer_store) {
+  current_writer_store = store;
+}
+
+Store::WriterScope::~WriterScope() { current_writer_store = previous_; }
+
 absl::Status Store::CommitSync(WriteBatch batch) {
   if (current_writer_store == this) {
     return absl::FailedPreconditionError(

@@ -101,8 +101,8 @@ struct WriteBatch {
 };
 
 // Thread-safe. Commit may be called from any thread; `done` runs on the
-// store's writer thread once the batch is durable (fsync'd per the configured
-// synchronous mode) or failed. Batches from many callers are grouped into one
+// store's writer thread (or a thread in Drive) once the batch is durable (fsync'd per the
+// configured synchronous mode) or failed. Batches from many callers are grouped into one
 // transaction (group commit); each caller still learns its own outcome, and a
 // batch is never reported durable before it is. Batches commit in call order.
 //
@@ -122,6 +122,17 @@ class Store {
   virtual ~Store() = default;
 
   virtual void Commit(WriteBatch batch, std::function<void(absl::Status)> done) = 0;
+  // Queues the batch like Commit without waking the writer thread: the caller
+  // promises to call Drive() soon, from a point where it holds no lock that a
+  // `done` callback takes. Batches still commit in call order.
+  virtual void Enqueue(WriteBatch batch, std::function<void(absl::Status)> done) {
+    Commit(std::move(batch), std::move(done));
+  }
+  // Writes what is queued. When nothing else is being written or synced, the
+  // group transaction, its fsync and the callbacks run on the calling thread
+  // (at low load this saves the hand-offs to the writer and syncer threads,
+  // each a wake-up on a commit's critical path); otherwise wakes the writer.
+  virtual void Drive() {}
   // Commit and wait. Errors: as Commit's; FailedPreconditionError when called
   // on this store's writer thread (from a `done` callback), where waiting would
   // deadlock.
@@ -164,6 +175,18 @@ class Store {
   // An implementation calls this on its writer thread (the thread that runs
   // `done` callbacks) so that CommitSync there fails instead of deadlocking.
   void MarkCurrentThreadAsWriter() const;
+  // For a thread that runs callbacks for a while (Drive): marks it as this
+  // store's writer until destroyed, then restores what it was.
+  class WriterScope {
+   public:
+    explicit WriterScope(const Store* store);
+    ~WriterScope();
+    WriterScope(const WriterScope&) = delete;
+    WriterScope& operator=(const WriterScope&) = delete;
+
+   private:
+    const Store* previous_;
+  };
 };
 
 struct SqliteOptions {
