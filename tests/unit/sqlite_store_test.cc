@@ -253,6 +253,7 @@ TEST_F(SqliteStoreTest, UpsertsReplaceRows) {
   first.namespaces.push_back({"ns-1", "default", "v1"});
   first.executions.push_back(MakeExecution("ns-1", 1));
   first.executions.push_back(MakeExecution("ns-1", 2));
+  first.executions.push_back(MakeExecution("ns-1", 3));
   first.current.push_back({"ns-1", "wf-1", "run-1"});
   ASSERT_TRUE(store->CommitSync(first).ok());
 
@@ -270,6 +271,12 @@ TEST_F(SqliteStoreTest, UpsertsReplaceRows) {
   running.history_length = 7;
   running.state = "state after 7 events";
   second.executions.push_back(running);
+  // A column fixed at start differs too (the full upsert path).
+  ExecutionRecord moved = MakeExecution("ns-1", 3);
+  moved.task_queue = "another-queue";
+  moved.status = 3;
+  moved.state = "moved";
+  second.executions.push_back(moved);
   ASSERT_TRUE(store->CommitSync(second).ok());
 
   absl::StatusOr<std::vector<NamespaceRecord>> namespaces = store->LoadNamespaces();
@@ -277,7 +284,7 @@ TEST_F(SqliteStoreTest, UpsertsReplaceRows) {
   EXPECT_EQ(*namespaces, (std::vector<NamespaceRecord>{{"ns-1", "renamed", "v2"}}));
   absl::StatusOr<std::vector<ExecutionRecord>> executions = store->LoadExecutions();
   ASSERT_TRUE(executions.ok());
-  EXPECT_EQ(*executions, (std::vector<ExecutionRecord>{closed, running}));
+  EXPECT_EQ(*executions, (std::vector<ExecutionRecord>{closed, running, moved}));
   absl::StatusOr<std::vector<CurrentExecution>> current = store->LoadCurrentExecutions();
   ASSERT_TRUE(current.ok());
   EXPECT_EQ(*current, (std::vector<CurrentExecution>{{"ns-1", "wf-1", "run-9"}}));

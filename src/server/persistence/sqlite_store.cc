@@ -98,6 +98,13 @@ constexpr char kUpdateExecutionState[] =
     "WHERE namespace_id = ?1 AND run_id = ?2 AND workflow_id = ?3 AND workflow_type = ?4 "
     "AND task_queue = ?5 AND status = ?6 AND start_time_unix_ns = ?7 "
     "AND close_time_unix_ns = ?8";
+// A run's status change (its close): the columns fixed at its start match, so
+// only the status index entry moves; the upsert would rewrite all of them.
+constexpr char kUpdateExecutionStatus[] =
+    "UPDATE executions SET status = ?6, close_time_unix_ns = ?8, history_length = ?9, "
+    "state = ?10 "
+    "WHERE namespace_id = ?1 AND run_id = ?2 AND workflow_id = ?3 AND workflow_type = ?4 "
+    "AND task_queue = ?5 AND start_time_unix_ns = ?7";
 constexpr char kInsertEvent[] =
     "INSERT INTO history_events (namespace_id, run_id, event_id, data) VALUES (?1, ?2, ?3, ?4)";
 constexpr char kUpsertCurrent[] =
@@ -767,6 +774,8 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
   if (!batch.executions.empty()) {
     absl::StatusOr<sqlite3_stmt*> update = conn.Prepare(kUpdateExecutionState);
     if (!update.ok()) return update.status();
+    absl::StatusOr<sqlite3_stmt*> update_status = conn.Prepare(kUpdateExecutionStatus);
+    if (!update_status.ok()) return update_status.status();
     absl::StatusOr<sqlite3_stmt*> upsert = conn.Prepare(kUpsertExecution);
     if (!upsert.ok()) return upsert.status();
     auto bind = [](sqlite3_stmt* stmt, const ExecutionRecord& ex) {
@@ -786,6 +795,14 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
         StatementScope scope(*update);
         bind(*update, ex);
         if (absl::Status s = StepDone(db, *update, "update execution"); !s.ok()) return s;
+        if (sqlite3_changes(db) > 0) continue;
+      }
+      {
+        StatementScope scope(*update_status);
+        bind(*update_status, ex);
+        if (absl::Status s = StepDone(db, *update_status, "update execution status"); !s.ok()) {
+          return s;
+        }
         if (sqlite3_changes(db) > 0) continue;
       }
       StatementScope scope(*upsert);
