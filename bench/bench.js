@@ -43,7 +43,7 @@ function parseArgs(argv) {
     : { runs: 3, duration: 30, warmup: 3, memoryCount: 100_000, tsMemoryCount: 2_000, replaySeconds: 3, timers: 1_800, signals: 400 };
   for (const [k, v] of Object.entries(d)) if (opts[k] === undefined) opts[k] = v;
   if (opts.concurrency === undefined) opts.concurrency = 200;
-  if (opts.wftSlots === undefined) opts.wftSlots = 32;
+  if (opts.wftSlots === undefined) opts.wftSlots = 64;
   opts.latencyDuration = Math.min(opts.duration, 20);
   return opts;
 }
@@ -186,7 +186,8 @@ async function startWorker(lang, server, { maxCached } = {}) {
   const taskQueue = `bench-${lang}-${process.pid}-${queueSeq++}`;
   let child;
   if (lang === 'cpp') {
-    const args = ['worker', '--address', server.address, '--task-queue', taskQueue, '--wft-slots', String(opts.wftSlots)];
+    const args = ['worker', '--address', server.address, '--task-queue', taskQueue, '--wft-slots', String(opts.wftSlots),
+      '--activity-pollers', '64'];
     if (maxCached) args.push('--max-cached', String(maxCached));
     child = run(BENCH, args, { stdin: 'pipe', name: 'cpp-worker' });
   } else {
@@ -332,7 +333,7 @@ async function benchHello() {
     '1. Hello throughput',
     `BenchHello (1 activity, 1 KiB payload in and out), closed loop with ${opts.concurrency} workflows in flight, ` +
       `${opts.duration} s per run after ${opts.warmup} s warm-up, SQLite WAL synchronous=FULL; median (runs). ` +
-      `C++ worker: ${opts.wftSlots} workflow-task slots, 32 activity pollers; TS worker: the SDK's defaults.`,
+      `C++ worker: ${opts.wftSlots} workflow-task slots, 64 activity pollers; TS worker: the SDK's defaults.`,
     ['metric', 'C++ worker', 'TS worker', 'C++/TS'],
     [
       row('completed workflows/s', (r) => r.throughput),

@@ -16,8 +16,8 @@ struct BenchWorkerOptions {
   std::string task_queue;
   size_t max_cached_workflows = 1000;
   // Workflow task pollers/executors (half poll the sticky queue).
-  int workflow_task_slots = 32;
-  int activity_pollers = 32;
+  int workflow_task_slots = 64;
+  int activity_pollers = 64;
   int max_concurrent_activities = 200;
 };
 
