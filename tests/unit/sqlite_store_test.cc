@@ -605,6 +605,56 @@ TEST_F(SqliteStoreTest, MigrationsAreIdempotent) {
   EXPECT_EQ(executions->size(), 3u);
 }
 
+// Migration 3 moves a version-2 database's history (keyed by namespace and
+// run id text) to integer run keys: every run's events survive in order, and
+// appends, duplicate checks and deletions work on the moved rows.
+TEST_F(SqliteStoreTest, HistoryOfAVersion2DatabaseSurvivesMigration3) {
+  {
+    std::unique_ptr<SqliteStore> store = OpenFile();
+    ASSERT_NE(store, nullptr);
+  }
+  // Back to the version-2 history table, filled out of run order.
+  RawExec(
+      "DROP TABLE history; DROP TABLE history_runs; DELETE FROM schema_version WHERE version = 3;"
+      "CREATE TABLE history_events (namespace_id TEXT NOT NULL, run_id TEXT NOT NULL, "
+      "event_id INTEGER NOT NULL, data BLOB NOT NULL, "
+      "PRIMARY KEY (namespace_id, run_id, event_id));"
+      "INSERT INTO history_events VALUES ('ns', 'run-2', 1, 'b1'), ('ns', 'run-1', 2, 'a2'), "
+      "('ns', 'run-1', 1, 'a1'), ('ns', 'run-2', 2, 'b2'), ('other', 'run-1', 1, 'o1');");
+  ASSERT_EQ(RawQueryInt("SELECT MAX(version) FROM schema_version"), 2);
+
+  std::unique_ptr<SqliteStore> store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQueryInt("SELECT MAX(version) FROM schema_version"), 3);
+  EXPECT_EQ(RawQueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'history_events'"), 0);
+  auto read = [&](const std::string& ns, const std::string& run) {
+    absl::StatusOr<std::vector<std::string>> events = store->ReadHistory(ns, run, 1, 0);
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? *events : std::vector<std::string>{};
+  };
+  EXPECT_EQ(read("ns", "run-1"), (std::vector<std::string>{"a1", "a2"}));
+  EXPECT_EQ(read("ns", "run-2"), (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(read("other", "run-1"), (std::vector<std::string>{"o1"}));
+
+  WriteBatch append;
+  append.history.push_back({"ns", "run-1", 3, {"a3"}});
+  ASSERT_TRUE(store->CommitSync(append).ok());
+  WriteBatch duplicate;
+  duplicate.history.push_back({"ns", "run-1", 2, {"again"}});
+  EXPECT_EQ(store->CommitSync(duplicate).code(), absl::StatusCode::kAlreadyExists);
+  WriteBatch remove;
+  remove.deleted_executions.push_back({"ns", "wf-2", "run-2"});
+  ASSERT_TRUE(store->CommitSync(remove).ok());
+  EXPECT_EQ(read("ns", "run-1"), (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_TRUE(read("ns", "run-2").empty());
+  EXPECT_EQ(read("other", "run-1"), (std::vector<std::string>{"o1"}));
+  // A deleted run's id used again starts a history of its own.
+  WriteBatch reused;
+  reused.history.push_back({"ns", "run-2", 1, {"c1"}});
+  ASSERT_TRUE(store->CommitSync(reused).ok());
+  EXPECT_EQ(read("ns", "run-2"), (std::vector<std::string>{"c1"}));
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaVersionIsRejected) {
   { ASSERT_NE(OpenFile(), nullptr); }
   RawExec("INSERT INTO schema_version (version, applied_unix_ms) VALUES (" +

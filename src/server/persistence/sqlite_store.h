@@ -40,7 +40,7 @@ namespace temporalio::server::persistence {
 class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // Group-commit caps: a group takes at most this many batches, and stops
   // adding batches once their payload bytes reach kMaxGroupBytes (a group
   // always takes at least one batch, however large).
@@ -131,6 +131,9 @@ class SqliteStore final : public Store {
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
+  // The integer that keys a run's history rows, created on its first append.
+  // Writer connection, inside the group transaction.
+  absl::StatusOr<int64_t> HistoryRunSeq(const std::string& namespace_id, const std::string& run_id);
   absl::Status RunPrepared(const char* sql);  // writer thread, writer_->mu held
   // Search-attribute upserts/removals and run deletions of a batch.
   absl::Status ApplyMetadataAndDeletes(const WriteBatch& batch);
