@@ -614,20 +614,15 @@ void SqliteStore::Drive() {
   }
   std::vector<absl::Status> results;
   ApplyGroup(group, results);
-  if (sync_thread_.joinable()) {
-    bool committed = false;
-    for (const absl::Status& r : results) committed = committed || r.ok();
-    if (committed) {
-      if (absl::Status synced = SyncWal(); !synced.ok()) {
-        for (absl::Status& r : results) {
-          if (r.ok()) r = synced;
-        }
-      }
-    }
-  }
   {
     WriterScope writer_scope(this);  // CommitSync from a callback would wait for this thread
-    Finish(group, results);
+    if (sync_thread_.joinable()) {
+      std::deque<SyncedGroup> groups;
+      groups.push_back(SyncedGroup{std::move(group), std::move(results)});
+      SyncAndFinish(groups);
+    } else {
+      Finish(group, results);
+    }
   }
   {
     std::lock_guard lock(mu_);
@@ -703,21 +698,25 @@ void SqliteStore::SyncLoop() {
       groups.swap(sync_queue_);
       sync_busy_ = true;
     }
-    bool committed = false;
-    for (const SyncedGroup& g : groups) {
-      for (const absl::Status& r : g.results) committed = committed || r.ok();
-    }
-    // One fsync covers every transaction committed before it started.
-    absl::Status synced = committed ? SyncWal() : absl::OkStatus();
-    for (SyncedGroup& g : groups) {
-      if (!synced.ok()) {
-        for (absl::Status& r : g.results) {
-          if (r.ok()) r = synced;
-        }
-      }
-      Finish(g.group, g.results);
-    }
+    SyncAndFinish(groups);
     groups.clear();
+  }
+}
+
+void SqliteStore::SyncAndFinish(std::deque<SyncedGroup>& groups) {
+  bool committed = false;
+  for (const SyncedGroup& g : groups) {
+    for (const absl::Status& r : g.results) committed = committed || r.ok();
+  }
+  // One fsync covers every transaction committed before it started.
+  absl::Status synced = committed ? SyncWal() : absl::OkStatus();
+  for (SyncedGroup& g : groups) {
+    if (!synced.ok()) {
+      for (absl::Status& r : g.results) {
+        if (r.ok()) r = synced;
+      }
+    }
+    Finish(g.group, g.results);
   }
 }
 
@@ -846,24 +845,15 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
       sqlite3_bind_int64(stmt, 9, ex.history_length);
       BindBlob(stmt, 10, ex.state);
     };
+    // The first statement that changes a row wins: state only, then status,
+    // then the upsert (a new run).
     for (const ExecutionRecord& ex : batch.executions) {
-      {
-        StatementScope scope(*update);
-        bind(*update, ex);
-        if (absl::Status s = StepDone(db, *update, "update execution"); !s.ok()) return s;
-        if (sqlite3_changes(db) > 0) continue;
+      for (sqlite3_stmt* stmt : {*update, *update_status, *upsert}) {
+        StatementScope scope(stmt);
+        bind(stmt, ex);
+        if (absl::Status s = StepDone(db, stmt, "write execution"); !s.ok()) return s;
+        if (sqlite3_changes(db) > 0) break;
       }
-      {
-        StatementScope scope(*update_status);
-        bind(*update_status, ex);
-        if (absl::Status s = StepDone(db, *update_status, "update execution status"); !s.ok()) {
-          return s;
-        }
-        if (sqlite3_changes(db) > 0) continue;
-      }
-      StatementScope scope(*upsert);
-      bind(*upsert, ex);
-      if (absl::Status s = StepDone(db, *upsert, "upsert execution"); !s.ok()) return s;
     }
   }
   if (!batch.history.empty()) {

@@ -127,6 +127,10 @@ class SqliteStore final : public Store {
   // synchronous=FULL/EXTRA: fsyncs the WAL for committed groups, then runs
   // their callbacks.
   void SyncLoop();
+  struct SyncedGroup;
+  // fsyncs the WAL if any of the groups committed, then runs their callbacks
+  // in order (an fsync failure fails every batch it was to cover).
+  void SyncAndFinish(std::deque<SyncedGroup>& groups);
   absl::Status SyncWal();  // syncer thread, or a driving thread while the syncer is idle
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
