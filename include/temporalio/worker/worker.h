@@ -74,7 +74,9 @@ struct WorkerOptions {
   // Workflows (used only when workflows are registered).
   // Cached workflow runs (LRU); 0 disables the cache and the sticky queue.
   size_t max_cached_workflows = 1000;
-  // Workflow tasks processed at once (one thread each).
+  // Workflow tasks in progress at once: polled and not yet answered,
+  // outstanding polls included. Polls and completions do not hold a thread;
+  // workflow code runs on max(2, hardware threads) executor threads.
   int max_concurrent_workflow_tasks = 2;
   // Concurrent PollWorkflowTaskQueue calls (at most
   // max_concurrent_workflow_tasks; with a cache at least 2 when possible, one

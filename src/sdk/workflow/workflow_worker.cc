@@ -1,6 +1,7 @@
 #include "sdk/workflow/workflow_worker.h"
 
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -53,50 +54,49 @@ class WorkflowWorkerImpl {
   ~WorkflowWorkerImpl() { Shutdown(); }
 
   void Start() {
-    std::lock_guard lock(mu_);
-    if (started_) throw std::logic_error("WorkflowWorker::Start called twice");
-    started_ = true;
-    int n = std::max(1, options_.max_concurrent_workflow_tasks);
-    max_polls_ = options_.workflow_pollers > 0 ? std::min(options_.workflow_pollers, n) : n;
-    if (!sticky_queue_.empty()) max_polls_ = std::max<size_t>(max_polls_, std::min(n, 2));
-    for (int i = 0; i < n; ++i) {
-      auto slot = std::make_shared<ThreadSlot>();
-      bool sticky = false;
-      if (!sticky_queue_.empty()) {
-        if (n == 1) {
-          slot->alternate = true;  // one thread polls both queues in turn
-        } else {
-          sticky = i % 2 == 1;
-        }
-      }
-      slot->thread = std::thread([this, sticky, slot] { PollLoop(sticky, slot); });
-      threads_.push_back(slot);
+    std::vector<std::unique_ptr<PollCall>> polls;
+    {
+      std::lock_guard lock(mu_);
+      if (started_) throw std::logic_error("WorkflowWorker::Start called twice");
+      started_ = true;
+      slots_ = std::max(1, options_.max_concurrent_workflow_tasks);
+      max_polls_ =
+          options_.workflow_pollers > 0 ? std::min(options_.workflow_pollers, slots_) : slots_;
+      if (!sticky_queue_.empty()) max_polls_ = std::max(max_polls_, std::min(slots_, 2));
+      int executors = options_.workflow_task_executors > 0
+                          ? options_.workflow_task_executors
+                          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+      executors = std::min(executors, slots_);
+      for (int i = 0; i < executors; ++i) StartExecutorLocked();
+      polls = PollsToIssueLocked();
     }
     watchdog_ = std::thread([this] { Watchdog(); });
+    IssuePolls(std::move(polls));
   }
 
   void Shutdown() {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       if (!started_ || stopping_) return;
       stopping_ = true;
-      for (auto* ctx : polls_) ctx->TryCancel();
-    }
-    cv_.notify_all();
-    for (auto& slot : threads_) {
-      // A thread stuck in a deadlocked workflow cannot be joined.
-      if (slot->stuck.load()) {
-        slot->thread.detach();
-      } else {
-        slot->thread.join();
-      }
-    }
-    {
-      std::lock_guard lock(mu_);
+      for (auto* poll : polls_) poll->context.TryCancel();
+      // Polls end (cancelled), tasks in progress finish and are answered.
+      cv_.wait(lock,
+               [this] { return polls_in_flight_ == 0 && poll_backoffs_ == 0 && tasks_ == 0; });
       watchdog_stop_ = true;
     }
     watchdog_cv_.notify_all();
     watchdog_.join();
+    // Executors drain the queue (nothing is pending on it) and return.
+    cq_.Shutdown();
+    for (auto& executor : executors_) {
+      // A thread stuck in a deadlocked workflow cannot be joined.
+      if (executor->stuck.load()) {
+        executor->thread.detach();
+      } else {
+        executor->thread.join();
+      }
+    }
     wsv1::ShutdownWorkerRequest req;
     req.set_namespace_(namespace_);
     req.set_sticky_task_queue(sticky_queue_);
@@ -111,15 +111,40 @@ class WorkflowWorkerImpl {
   const std::string& sticky_queue() const { return sticky_queue_; }
 
  private:
-  struct ThreadSlot {
+  // A thread that runs workflow tasks (workflow code, then the completion's
+  // encoding); the completion itself is sent without blocking it.
+  struct Executor {
     std::thread thread;
     std::atomic<bool> stuck{false};
-    bool alternate = false;
   };
-  // A cached run. `mu` serializes tasks of the run.
+  // An event on the worker's completion queue: the end of an RPC issued on
+  // it, or an alarm. Runs on an executor thread, which deletes it after Done.
+  struct CqTag {
+    virtual ~CqTag() = default;
+    virtual void Done(bool ok) = 0;
+  };
+  // One outstanding PollWorkflowTaskQueue.
+  struct PollCall final : CqTag {
+    explicit PollCall(WorkflowWorkerImpl* w) : worker(w) {}
+    void Done(bool /*ok*/) override { worker->OnPollDone(this); }
+    WorkflowWorkerImpl* worker;
+    bool sticky = false;
+    grpc::ClientContext context;
+    wsv1::PollWorkflowTaskQueueRequest request;
+    std::unique_ptr<wsv1::PollWorkflowTaskQueueResponse> response =
+        std::make_unique<wsv1::PollWorkflowTaskQueueResponse>();
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<wsv1::PollWorkflowTaskQueueResponse>> reader;
+  };
+  using Task = std::unique_ptr<wsv1::PollWorkflowTaskQueueResponse>;
+  // A cached run. `busy` (under mu_) serializes the tasks of the run: a task
+  // of a busy run waits in `waiting` until the one in progress has been
+  // answered (the server may hand out the run's next task, or a query,
+  // before the completion's reply reaches this worker).
   struct RunEntry {
-    std::mutex mu;
     std::unique_ptr<WorkflowRun> run;
+    bool busy = false;          // mu_
+    std::vector<Task> waiting;  // mu_
   };
   // A workflow task being processed (watched by the deadlock detector).
   struct InFlight {
@@ -128,22 +153,48 @@ class WorkflowWorkerImpl {
     std::string run_id;
     int attempt = 1;
     std::atomic<bool> responded{false};
-    ThreadSlot* slot = nullptr;
+    Executor* executor = nullptr;
+    std::shared_ptr<RunEntry> entry;
   };
 
-  void PollLoop(bool sticky, std::shared_ptr<ThreadSlot> slot) {
-    bool use_sticky = sticky;
-    while (true) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
+  void StartExecutorLocked() {
+    auto executor = std::make_shared<Executor>();
+    executor->thread = std::thread([this, e = executor.get()] { ExecutorLoop(e); });
+    executors_.push_back(std::move(executor));
+  }
+
+  // The polls to issue now: up to max_polls_ outstanding, and no more than
+  // the slots not taken by tasks in progress. With a sticky queue, polls
+  // alternate between the queues so both always have one when possible.
+  std::vector<std::unique_ptr<PollCall>> PollsToIssueLocked() {
+    std::vector<std::unique_ptr<PollCall>> out;
+    if (stopping_) return out;
+    while (polls_in_flight_ + poll_backoffs_ < max_polls_ &&
+           polls_in_flight_ + poll_backoffs_ + tasks_ < slots_) {
+      auto poll = std::make_unique<PollCall>(this);
+      if (!sticky_queue_.empty()) {
+        if (sticky_polls_ * 2 < polls_in_flight_ ||
+            (sticky_polls_ * 2 == polls_in_flight_ && next_poll_sticky_)) {
+          poll->sticky = true;
+        }
+        next_poll_sticky_ = !poll->sticky;
       }
-      if (slot->alternate) use_sticky = !use_sticky;
-      wsv1::PollWorkflowTaskQueueRequest req;
+      if (poll->sticky) ++sticky_polls_;
+      ++polls_in_flight_;
+      polls_.insert(poll.get());
+      out.push_back(std::move(poll));
+    }
+    return out;
+  }
+
+  void IssuePolls(std::vector<std::unique_ptr<PollCall>> polls) {
+    for (auto& owned : polls) {
+      PollCall* poll = owned.release();  // owned by the queue from here
+      auto& req = poll->request;
       req.set_namespace_(namespace_);
       req.set_identity(options_.identity);
       auto* tq = req.mutable_task_queue();
-      if (use_sticky) {
+      if (poll->sticky) {
         tq->set_name(sticky_queue_);
         tq->set_kind(ev::TASK_QUEUE_KIND_STICKY);
         tq->set_normal_name(options_.task_queue);
@@ -151,39 +202,170 @@ class WorkflowWorkerImpl {
         tq->set_name(options_.task_queue);
         tq->set_kind(ev::TASK_QUEUE_KIND_NORMAL);
       }
-      wsv1::PollWorkflowTaskQueueResponse resp;
-      grpc::ClientContext ctx;
-      core_->PrepareContext(&ctx, options_.poll_timeout);
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || polls_.size() < max_polls_; });
-        if (stopping_) return;
-        polls_.insert(&ctx);
+      core_->PrepareContext(&poll->context, options_.poll_timeout);
+      poll->reader =
+          core_->stub().PrepareAsyncPollWorkflowTaskQueue(&poll->context, poll->request, &cq_);
+      poll->reader->StartCall();
+      poll->reader->Finish(poll->response.get(), &poll->status, poll);
+    }
+  }
+
+  // On an executor: runs the polled task (if any) right here, after
+  // issuing the next polls.
+  void OnPollDone(PollCall* done) {
+    std::unique_ptr<PollCall> poll(done);
+    {
+      std::lock_guard lock(mu_);
+      polls_.erase(poll.get());  // no longer cancellable by Shutdown
+    }
+    const bool sticky = poll->sticky;
+    const grpc::Status status = poll->status;
+    Task task;
+    if (status.ok() && !poll->response->task_token().empty()) task = std::move(poll->response);
+    poll.reset();
+    std::vector<std::unique_ptr<PollCall>> next;
+    {
+      std::lock_guard lock(mu_);
+      --polls_in_flight_;
+      if (sticky) --sticky_polls_;
+      if (task) {
+        ++tasks_;
+      } else if (!status.ok() && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
+                 !stopping_) {
+        // The server is unreachable or refused: retry this poll a bit later.
+        ++poll_backoffs_;
+        auto* retry = new AlarmTag([this] {
+          std::vector<std::unique_ptr<PollCall>> polls;
+          {
+            std::lock_guard lock(mu_);
+            --poll_backoffs_;
+            polls = PollsToIssueLocked();
+            cv_.notify_all();
+          }
+          IssuePolls(std::move(polls));
+        });
+        retry->alarm.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(200),
+                         retry);
       }
-      grpc::Status status = core_->stub().PollWorkflowTaskQueue(&ctx, req, &resp);
-      {
-        std::lock_guard lock(mu_);
-        polls_.erase(&ctx);
-      }
+      next = PollsToIssueLocked();
       cv_.notify_all();
-      if (!status.ok()) {
-        if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) continue;
-        std::unique_lock lock(mu_);
-        if (stopping_) return;
-        cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
-        continue;
-      }
-      if (resp.task_token().empty()) continue;
+    }
+    IssuePolls(std::move(next));
+    if (task) RunTask(std::move(task), CurrentExecutor());
+  }
+
+  // Runs `fn` on an executor when its alarm fires.
+  struct AlarmTag final : CqTag {
+    explicit AlarmTag(std::function<void()> f) : fn(std::move(f)) {}
+    void Done(bool /*ok*/) override {
+      std::unique_ptr<AlarmTag> self(this);
+      fn();
+    }
+    std::function<void()> fn;
+    grpc::Alarm alarm;
+  };
+
+  // The end of a RespondWorkflowTaskCompleted.
+  struct RespondCall final : CqTag {
+    void Done(bool /*ok*/) override {
+      std::unique_ptr<RespondCall> self(this);
+      reader.reset();
+      auto fn = std::move(on_done);
+      fn(status, response);
+    }
+    grpc::ClientContext context;
+    wsv1::RespondWorkflowTaskCompletedRequest request;
+    wsv1::RespondWorkflowTaskCompletedResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<wsv1::RespondWorkflowTaskCompletedResponse>>
+        reader;
+    std::function<void(const grpc::Status&, wsv1::RespondWorkflowTaskCompletedResponse&)> on_done;
+  };
+
+  static Executor*& CurrentExecutorSlot() {
+    static thread_local Executor* current = nullptr;
+    return current;
+  }
+  static Executor* CurrentExecutor() { return CurrentExecutorSlot(); }
+
+  // Executors wait on the completion queue: the thread that receives a
+  // polled task runs it and sends its completion, with no hand-off.
+  void ExecutorLoop(Executor* self) {
+    CurrentExecutorSlot() = self;
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) {
+      // Done takes ownership of the event (and frees it early when it can).
       try {
-        if (resp.has_query()) {
-          HandleLegacyQuery(resp);
-        } else {
-          HandleWorkflowTask(resp, slot.get());
-        }
+        static_cast<CqTag*>(tag)->Done(ok);
       } catch (const std::exception& e) {
         std::clog << "temporalio workflow worker: task handling error: " << e.what() << std::endl;
       }
+      // Replaced while deadlocked: the new executor serves the queue.
+      if (self->stuck.load()) return;
     }
+  }
+
+  // A task has been answered (or dropped): frees its slot.
+  void FinishTask() {
+    std::vector<std::unique_ptr<PollCall>> polls;
+    {
+      std::lock_guard lock(mu_);
+      --tasks_;
+      polls = PollsToIssueLocked();
+      cv_.notify_all();
+    }
+    IssuePolls(std::move(polls));
+  }
+
+  // Marks a run's entry idle and requeues the tasks that waited for it.
+  void ReleaseEntry(const std::shared_ptr<RunEntry>& entry) {
+    std::lock_guard lock(mu_);
+    entry->busy = false;
+    for (auto& t : entry->waiting) {
+      auto* run = new AlarmTag([this, task = std::shared_ptr<wsv1::PollWorkflowTaskQueueResponse>(
+                                          std::move(t))]() mutable {
+        RunTask(std::make_unique<wsv1::PollWorkflowTaskQueueResponse>(std::move(*task)),
+                CurrentExecutor());
+      });
+      run->alarm.Set(&cq_, std::chrono::system_clock::now(), run);
+    }
+    entry->waiting.clear();
+  }
+
+  // Takes the cached entry of the run for this task: nullptr when there is
+  // none (or it cannot continue from this task's events: evicted); sets
+  // *parked when the run is busy and the task now waits on its entry.
+  std::shared_ptr<RunEntry> AcquireCached(const std::string& run_id, Task* task, bool* parked) {
+    std::lock_guard lock(mu_);
+    *parked = false;
+    auto it = cache_.find(run_id);
+    if (it == cache_.end()) return nullptr;
+    std::shared_ptr<RunEntry> entry = it->second.first;
+    if (entry->busy) {
+      entry->waiting.push_back(std::move(*task));
+      *parked = true;
+      return nullptr;
+    }
+    entry->busy = true;
+    lru_.erase(it->second.second);
+    lru_.push_front(run_id);
+    it->second.second = lru_.begin();
+    return entry;
+  }
+
+  void RunTask(Task task, Executor* self) {
+    const std::string run_id = task->workflow_execution().run_id();
+    bool parked = false;
+    std::shared_ptr<RunEntry> entry = AcquireCached(run_id, &task, &parked);
+    if (parked) return;  // runs once the task in progress on this run is answered
+    if (task->has_query()) {
+      HandleLegacyQuery(*task, entry);
+      if (entry) ReleaseEntry(entry);
+      FinishTask();
+      return;
+    }
+    HandleWorkflowTask(std::move(task), std::move(entry), self);
   }
 
   // All events of the run (paged), from event 1.
@@ -257,17 +439,13 @@ class WorkflowWorkerImpl {
     return full;
   }
 
-  std::shared_ptr<RunEntry> TakeCached(const std::string& run_id) {
-    std::lock_guard lock(mu_);
-    auto it = cache_.find(run_id);
-    if (it == cache_.end()) return nullptr;
-    lru_.erase(it->second.second);
-    lru_.push_front(run_id);
-    it->second.second = lru_.begin();
-    return it->second.first;
-  }
+  // Caches `entry` (most recently used); drops the least recently used
+  // entries beyond max_cached_workflows.
   void PutCached(const std::string& run_id, std::shared_ptr<RunEntry> entry) {
     std::lock_guard lock(mu_);
+    PutCachedLocked(run_id, std::move(entry));
+  }
+  void PutCachedLocked(const std::string& run_id, std::shared_ptr<RunEntry> entry) {
     if (options_.max_cached_workflows == 0) return;
     auto it = cache_.find(run_id);
     if (it != cache_.end()) {
@@ -281,51 +459,51 @@ class WorkflowWorkerImpl {
       lru_.pop_back();
     }
   }
-  bool IsCached(const std::string& run_id, const std::shared_ptr<RunEntry>& entry) {
-    std::lock_guard lock(mu_);
-    auto it = cache_.find(run_id);
-    return it != cache_.end() && it->second.first == entry;
-  }
-  void Evict(const std::string& run_id) {
-    std::lock_guard lock(mu_);
+  // Drops the run's entry if it is `entry` (null: whatever is cached).
+  void EvictLocked(const std::string& run_id, const RunEntry* entry = nullptr) {
     auto it = cache_.find(run_id);
     if (it == cache_.end()) return;
+    if (entry != nullptr && it->second.first.get() != entry) return;
     lru_.erase(it->second.second);
     cache_.erase(it);
   }
+  void Evict(const std::string& run_id, const RunEntry* entry = nullptr) {
+    std::lock_guard lock(mu_);
+    EvictLocked(run_id, entry);
+  }
 
-  void HandleWorkflowTask(const wsv1::PollWorkflowTaskQueueResponse& resp, ThreadSlot* slot) {
+  void HandleWorkflowTask(Task task, std::shared_ptr<RunEntry> entry, Executor* self) {
+    const wsv1::PollWorkflowTaskQueueResponse& resp = *task;
     const std::string run_id = resp.workflow_execution().run_id();
     auto inflight = std::make_shared<InFlight>();
     inflight->task_token = resp.task_token();
     inflight->run_id = run_id;
     inflight->attempt = resp.attempt();
-    inflight->slot = slot;
-    std::vector<core::HistoryEvent> events = PollEvents(resp);
-    std::shared_ptr<RunEntry> entry = TakeCached(run_id);
-    std::unique_lock<std::mutex> run_lock;
-    if (entry) {
-      run_lock = std::unique_lock(entry->mu);
-      // The task that held it may have evicted it meanwhile (run closed, task failed).
-      if (!IsCached(run_id, entry) || events.empty() ||
-          events.front().event_id() != entry->run->last_event_id() + 1) {
-        Evict(run_id);
-        entry = nullptr;
-        run_lock = {};
-      }
-    }
+    inflight->executor = self;
+    // Set once the completion has been handed to gRPC: its callback then
+    // releases the entry and the slot.
+    bool sent = false;
     try {
+      std::vector<core::HistoryEvent> events = PollEvents(resp);
+      if (entry &&
+          (events.empty() || events.front().event_id() != entry->run->last_event_id() + 1)) {
+        // The cached run cannot continue from this task: replay it afresh.
+        Evict(run_id, entry.get());
+        ReleaseEntry(entry);
+        entry = nullptr;
+      }
       if (!entry) {
         entry = std::make_shared<RunEntry>();
-        run_lock = std::unique_lock(entry->mu);
+        entry->busy = true;
         entry->run = NewRun(resp);
-        events = FullEvents(resp, std::move(events));
-        // Cached (and locked) before its completion is sent: the server may
-        // hand out the run's next task, or a query, before this thread is
-        // done, and that must wait for this entry rather than replay the
-        // run beside it (and be overwritten by it afterwards).
+        // Cached (and busy) before the history is fetched and fed: the
+        // server may hand out the run's next task, or a query, before this
+        // one is answered, and that must wait for this entry rather than
+        // replay the run beside it (and be overwritten by it afterwards).
         PutCached(run_id, entry);
+        events = FullEvents(resp, std::move(events));
       }
+      inflight->entry = entry;
       WorkflowRun* run = entry->run.get();
       inflight->run = run;
       Track(inflight);
@@ -363,28 +541,61 @@ class WorkflowWorkerImpl {
       // Encoding happens before the run is released: a codec error fails the task.
       converter::internal::EncodeAll(dc_, &req);
       const int eager_reserved = ReserveEagerActivities(&req);
-      wsv1::RespondWorkflowTaskCompletedResponse out;
-      grpc::ClientContext ctx;
-      core_->PrepareContext(&ctx, std::chrono::seconds(30));
-      grpc::Status s = core_->stub().RespondWorkflowTaskCompleted(&ctx, req, &out);
-      StartEagerActivities(s.ok() ? &out : nullptr, eager_reserved);
-      if (!s.ok() || run->closed()) {
-        Evict(run_id);
-      } else {
-        run_lock.unlock();
-        PutCached(run_id, entry);
-      }
+      const bool closed = run->closed();
+      auto respond = std::make_unique<RespondCall>();
+      respond->request = std::move(req);
+      // Runs on whichever executor receives the reply; it must not block:
+      // starting eager activities and releasing the entry do not.
+      respond->on_done = [this, entry, run_id, eager_reserved, closed](
+                             const grpc::Status& s,
+                             wsv1::RespondWorkflowTaskCompletedResponse& out) mutable {
+        StartEagerActivities(s.ok() ? &out : nullptr, eager_reserved);
+        if (!s.ok() || closed) {
+          Evict(run_id, entry.get());
+        } else {
+          PutCached(run_id, entry);
+        }
+        ReleaseEntry(entry);
+        entry.reset();
+        FinishTask();
+      };
+      core_->PrepareContext(&respond->context, std::chrono::seconds(30));
+      respond->reader = core_->stub().PrepareAsyncRespondWorkflowTaskCompleted(
+          &respond->context, respond->request, &cq_);
+      sent = true;
+      RespondCall* tag = respond.release();  // owned by the queue from here
+      tag->reader->StartCall();
+      tag->reader->Finish(&tag->response, &tag->status, tag);
     } catch (const NondeterminismError& e) {
       Untrack(inflight);
-      Evict(run_id);
-      FailTask(*inflight, ev::WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR, e.what(),
-               "NondeterminismError");
+      if (sent) return;
+      if (entry) Evict(run_id, entry.get());
+      // Not claimed: the watchdog reported a deadlock and freed the task.
+      if (!FailTask(*inflight, ev::WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR, e.what(),
+                    "NondeterminismError")) {
+        return;
+      }
+      Abandon(run_id, entry);
     } catch (const std::exception& e) {
       Untrack(inflight);
-      Evict(run_id);
-      FailTask(*inflight, ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
-               e.what(), "WorkflowTaskError");
+      if (sent) return;
+      if (entry) Evict(run_id, entry.get());
+      if (!FailTask(*inflight, ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+                    e.what(), "WorkflowTaskError")) {
+        return;
+      }
+      Abandon(run_id, entry);
     }
+  }
+
+  // After a failed task: the run leaves the cache, tasks waiting for it
+  // replay it afresh, and the task's slot is freed.
+  void Abandon(const std::string& run_id, const std::shared_ptr<RunEntry>& entry) {
+    if (entry) {
+      Evict(run_id, entry.get());
+      ReleaseEntry(entry);
+    }
+    FinishTask();
   }
 
   // Keeps request_eager_execution on the activity commands this worker can
@@ -424,10 +635,12 @@ class WorkflowWorkerImpl {
     for (; reserved > 0; --reserved) options_.eager_activities->release();
   }
 
-  void FailTask(InFlight& task, ev::WorkflowTaskFailedCause cause, const std::string& message,
+  // Answers the task with RespondWorkflowTaskFailed unless it has been
+  // answered already; returns false in that case.
+  bool FailTask(InFlight& task, ev::WorkflowTaskFailedCause cause, const std::string& message,
                 const std::string& type) {
-    if (task.responded.exchange(true)) return;
-    if (task.attempt > 1) return;  // as sdk-core: let the task time out and retry
+    if (task.responded.exchange(true)) return false;
+    if (task.attempt > 1) return true;  // as sdk-core: let the task time out and retry
     wsv1::RespondWorkflowTaskFailedRequest req;
     req.set_task_token(task.task_token);
     req.set_cause(cause);
@@ -441,9 +654,13 @@ class WorkflowWorkerImpl {
     grpc::ClientContext ctx;
     core_->PrepareContext(&ctx, std::chrono::seconds(30));
     (void)core_->stub().RespondWorkflowTaskFailed(&ctx, req, &out);
+    return true;
   }
 
-  void HandleLegacyQuery(const wsv1::PollWorkflowTaskQueueResponse& resp) {
+  // `entry`: the run's cached entry, held busy by this task (null: replay
+  // the run for this query only).
+  void HandleLegacyQuery(const wsv1::PollWorkflowTaskQueueResponse& resp,
+                         const std::shared_ptr<RunEntry>& entry) {
     const std::string run_id = resp.workflow_execution().run_id();
     wsv1::RespondQueryTaskCompletedRequest req;
     req.set_task_token(resp.task_token());
@@ -452,9 +669,7 @@ class WorkflowWorkerImpl {
       converter::Payload answer;
       converter::Payloads args = resp.query().query_args();
       dc_.Decode(&args);
-      std::shared_ptr<RunEntry> entry = TakeCached(run_id);
       if (entry) {
-        std::lock_guard lock(entry->mu);
         answer = entry->run->Query(resp.query().query_type(), args);
       } else {
         auto run = NewRun(resp);
@@ -501,19 +716,23 @@ class WorkflowWorkerImpl {
       }
       for (const auto& t : deadlocked) {
         inflight_.erase(t);
-        t->slot->stuck.store(true);
-        auto it = cache_.find(t->run_id);
-        if (it != cache_.end()) {
-          lru_.erase(it->second.second);
-          cache_.erase(it);
-        }
+        // Its executor cannot be interrupted: another takes its place.
+        t->executor->stuck.store(true);
+        StartExecutorLocked();
+        EvictLocked(t->run_id, t->entry.get());
       }
       lock.unlock();
       for (const auto& t : deadlocked) {
-        FailTask(*t, ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
-                 "Potential deadlock detected: workflow didn't yield within " +
-                     std::to_string(options_.deadlock_timeout.count()) + "ms",
-                 "DeadlockError");
+        if (!FailTask(*t, ev::WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+                      "Potential deadlock detected: workflow didn't yield within " +
+                          std::to_string(options_.deadlock_timeout.count()) + "ms",
+                      "DeadlockError")) {
+          continue;  // its activation finished first and answered the task
+        }
+        // Tasks waiting for the run replay it afresh; the stuck executor
+        // drops its task if it ever returns (`responded`).
+        ReleaseEntry(t->entry);
+        FinishTask();
       }
       lock.lock();
     }
@@ -529,20 +748,31 @@ class WorkflowWorkerImpl {
   std::string sticky_queue_;
 
   std::mutex mu_;
+  // Notified when a poll or a task ends (Shutdown waits for none left).
   std::condition_variable cv_;
+  // Every poll and completion of this worker ends here; executors wait on it.
+  grpc::CompletionQueue cq_;
   // The watchdog's own: cv_ is notified on every poll, which must not wake it.
   std::condition_variable watchdog_cv_;
-  bool started_ = false;                          // guarded by mu_
-  bool stopping_ = false;                         // guarded by mu_
-  bool watchdog_stop_ = false;                    // guarded by mu_
-  std::set<grpc::ClientContext*> polls_;          // guarded by mu_
-  size_t max_polls_ = 1;                          // guarded by mu_
+  bool started_ = false;           // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  bool watchdog_stop_ = false;     // guarded by mu_
+  int slots_ = 1;                  // guarded by mu_: polls + tasks at most
+  int max_polls_ = 1;              // guarded by mu_
+  int polls_in_flight_ = 0;        // guarded by mu_: issued, callback not done
+  std::set<PollCall*> polls_;      // guarded by mu_: of those, still cancellable
+  int sticky_polls_ = 0;           // guarded by mu_: of polls_
+  bool next_poll_sticky_ = false;  // guarded by mu_
+  int poll_backoffs_ = 0;          // guarded by mu_: failed polls waiting to be retried
+  int tasks_ = 0;                  // guarded by mu_: polled, not yet answered
   std::set<std::shared_ptr<InFlight>> inflight_;  // guarded by mu_
   std::list<std::string> lru_;                    // guarded by mu_
   std::unordered_map<std::string,
                      std::pair<std::shared_ptr<RunEntry>, std::list<std::string>::iterator>>
       cache_;  // guarded by mu_
-  std::vector<std::shared_ptr<ThreadSlot>> threads_;
+  // Guarded by mu_ (the watchdog adds replacements); read without it once
+  // the watchdog has stopped.
+  std::vector<std::shared_ptr<Executor>> executors_;
   std::thread watchdog_;
 };
 

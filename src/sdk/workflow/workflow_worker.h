@@ -4,7 +4,11 @@
 //
 // Behaviour:
 //  - Polls the normal task queue and (with a cache) a per-worker sticky
-//    queue; long polls have a 70 s deadline.
+//    queue; long polls have a 70 s deadline. Polls and completions use
+//    gRPC's callback API: a slot (max_concurrent_workflow_tasks) is taken
+//    from the poll until the server has answered the task's completion, but
+//    no thread waits meanwhile. A few executor threads run the polled tasks
+//    (workflow code and encoding); tasks of one run are serialized.
 //  - Caches up to max_cached_workflows runs (LRU). With 0 every task is
 //    replayed from the full history (fetched with GetWorkflowExecutionHistory
 //    when the poll returned a partial one). A run is evicted when it closes,
@@ -65,10 +69,14 @@ struct WorkflowWorkerOptions {
   std::string identity;
   std::shared_ptr<const WorkflowRegistry> registry;
   size_t max_cached_workflows = 1000;
+  // Workflow tasks in progress at once, counting outstanding polls and
+  // completions awaiting the server's reply.
   int max_concurrent_workflow_tasks = 2;
-  // Poller threads; each runs one workflow task at a time. 0 = one per
-  // concurrent task.
+  // Outstanding polls at most (within the slots above). 0 = one per slot.
   int workflow_pollers = 0;
+  // Threads running workflow code. 0 = max(2, hardware threads), at most
+  // one per slot.
+  int workflow_task_executors = 0;
   std::chrono::milliseconds deadlock_timeout{2000};
   std::chrono::milliseconds sticky_schedule_to_start_timeout{10000};
   std::chrono::milliseconds poll_timeout{70000};
