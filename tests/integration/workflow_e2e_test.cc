@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "server/dev_server.h"
@@ -374,6 +375,56 @@ TEST_F(WorkflowE2ETest, DeadlockFailsWorkflowTask) {
   });
   release_deadlock = true;  // let the stuck thread finish
   EXPECT_TRUE(failed);
+}
+
+// The deadlocked task's executor thread stays stuck; another takes its place,
+// so other workflows on the same worker still run to completion meanwhile.
+TEST_F(WorkflowE2ETest, DeadlockedExecutorIsReplaced) {
+  release_deadlock = false;
+  StartWorker("tq-deadlock-2");
+  Start("DeadlockWorkflow", "dl-2", "tq-deadlock-2");
+  ASSERT_TRUE(WaitForEvent(
+      "dl-2", [](const auto& e) { return e.event_type() == ev::EVENT_TYPE_WORKFLOW_TASK_FAILED; }));
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "after-deadlock-" + std::to_string(i);
+    Start("GreetingWorkflow", id, "tq-deadlock-2", converter::ToPayloads(std::string("again")));
+    auto closed = WaitClosed(id);
+    EXPECT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED) << id;
+  }
+  release_deadlock = true;
+}
+
+int ThreadCount() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+// Workflow task slots cost no thread each: 64 slots (64 outstanding polls)
+// add a few executor threads, and 100 concurrent workflows complete.
+TEST_F(WorkflowE2ETest, WorkflowTaskSlotsDoNotTakeAThreadEach) {
+  const int before = ThreadCount();
+  workers_.push_back(std::make_unique<worker::Worker>(
+      *client_,
+      worker::WorkerOptions{
+          .task_queue = "tq-slots", .max_concurrent_workflow_tasks = 64, .workflow_pollers = 64}));
+  RegisterAll(*workers_.back());
+  workers_.back()->Start();
+  const int added = ThreadCount() - before;
+  EXPECT_LT(added, 24) << "threads added by a worker with 64 workflow task slots";
+  constexpr int kWorkflows = 100;
+  for (int i = 0; i < kWorkflows; ++i) {
+    Start("GreetingWorkflow", "slots-" + std::to_string(i), "tq-slots",
+          converter::ToPayloads("n" + std::to_string(i)));
+  }
+  for (int i = 0; i < kWorkflows; ++i) {
+    auto closed = WaitClosed("slots-" + std::to_string(i));
+    ASSERT_EQ(closed.event_type(), ev::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED) << i;
+    EXPECT_EQ(ResultOf<std::string>(closed), "Hello, n" + std::to_string(i) + "!");
+  }
 }
 
 }  // namespace
