@@ -15,7 +15,7 @@ struct BenchWorkerOptions {
   std::string address;
   std::string task_queue;
   size_t max_cached_workflows = 1000;
-  // Workflow task pollers/executors (half poll the sticky queue).
+  // Workflow task slots, all of them polling when idle (half the sticky queue).
   int workflow_task_slots = 64;
   int activity_pollers = 64;
   int max_concurrent_activities = 200;
