@@ -752,6 +752,21 @@ TEST_F(WorkflowFeaturesTest, PayloadCodecsApplyToWorkflowTaskInputsAndOutputs) {
     }
   }
   EXPECT_GE(checked, 3 * 2 + 2 + 1);
+
+  // The replayer decodes the coded history with the same converter (it
+  // copies the events to decode them; without codecs it reads them in place).
+  converter::DataConverter with_codec;
+  with_codec.codecs.push_back(
+      std::make_shared<converter::ZlibCodec>(converter::ZlibCodecOptions{.always_encode = true}));
+  for (const History& h : {combined.FetchHistory(), counter.FetchHistory()}) {
+    wf::WorkflowRegistry registry;
+    registry.Register(kCombinators).Register(kCounter, kCounterAdd, kCounterTotal);
+    EXPECT_NO_THROW(wf::Replayer(std::move(registry), with_codec).ReplayWorkflow(h));
+  }
+  wf::WorkflowRegistry plain;
+  plain.Register(kCombinators);
+  // Without the codec the zlib payloads cannot be decoded: replay fails.
+  EXPECT_ANY_THROW(wf::Replayer(std::move(plain)).ReplayWorkflow(combined.FetchHistory()));
 }
 
 }  // namespace

@@ -105,9 +105,16 @@ std::string WorkflowMachines::Describe(const Outgoing& c) {
   return s + ")";
 }
 
-void WorkflowMachines::Feed(const std::vector<HistoryEvent>& events) {
-  for (size_t i = 0; i < events.size(); ++i) {
-    const HistoryEvent& e = events[i];
+void WorkflowMachines::Feed(const std::vector<HistoryEvent>& events) { FeedEvents(events); }
+
+void WorkflowMachines::Feed(const google::protobuf::RepeatedPtrField<HistoryEvent>& events) {
+  FeedEvents(events);
+}
+
+template <typename Events>
+void WorkflowMachines::FeedEvents(const Events& events) {
+  for (auto it = events.begin(); it != events.end(); ++it) {
+    const HistoryEvent& e = *it;
     if (last_event_id_ != 0 && e.event_id() != last_event_id_ + 1) {
       throw workflow::WorkflowTaskError("history is not contiguous: got event " +
                                         std::to_string(e.event_id()) + " after " +
@@ -115,7 +122,8 @@ void WorkflowMachines::Feed(const std::vector<HistoryEvent>& events) {
     }
     last_event_id_ = e.event_id();
     last_was_wft_started_ = e.event_type() == ev::EVENT_TYPE_WORKFLOW_TASK_STARTED;
-    HandleEvent(e, i + 1 < events.size() ? &events[i + 1] : nullptr);
+    const auto next = std::next(it);
+    HandleEvent(e, next != events.end() ? &*next : nullptr);
   }
 }
 

@@ -65,8 +65,11 @@ class WorkflowMachines {
   explicit WorkflowMachines(ActivationHandler* handler) : handler_(handler) {}
 
   // Feeds the next events (contiguous with earlier ones). Throws
-  // NondeterminismError, or whatever the handler throws.
+  // NondeterminismError, or whatever the handler throws. The events are only
+  // read (jobs copy what they need), so a replay can feed a History's events
+  // where they are, without copying each one first.
   void Feed(const std::vector<HistoryEvent>& events);
+  void Feed(const google::protobuf::RepeatedPtrField<HistoryEvent>& events);
 
   // Commands of the latest activation not yet matched by history (what to
   // send in RespondWorkflowTaskCompleted).
@@ -135,6 +138,8 @@ class WorkflowMachines {
     int64_t scheduled_event_id = 0;
   };
 
+  template <typename Events>
+  void FeedEvents(const Events& events);
   void HandleEvent(const HistoryEvent& event, const HistoryEvent* next);
   void MatchCommandEvent(const HistoryEvent& event);
   void Boundary(const HistoryEvent& started, bool replaying);

@@ -17,9 +17,13 @@ void Replayer::ReplayWorkflow(const temporal::api::history::v1::History& history
   params.registry = registry_;
   params.data_converter = &data_converter_;
   internal::WorkflowRun run(std::move(params));
-  std::vector<core::HistoryEvent> events(history.events().begin(), history.events().end());
-  for (auto& e : events) converter::internal::DecodeAll(data_converter_, &e);
-  run.Feed(events);
+  if (data_converter_.codecs.empty()) {
+    run.Feed(history.events());  // nothing to decode: no copy of the history
+  } else {
+    std::vector<core::HistoryEvent> events(history.events().begin(), history.events().end());
+    for (auto& e : events) converter::internal::DecodeAll(data_converter_, &e);
+    run.Feed(events);
+  }
   run.FinishReplay();
 }
 

@@ -45,6 +45,9 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
   // NondeterminismError, WorkflowTaskError (unknown workflow type, workflow
   // code threw a non-Temporal exception, ...).
   void Feed(const std::vector<core::HistoryEvent>& events) { machines_.Feed(events); }
+  void Feed(const google::protobuf::RepeatedPtrField<core::HistoryEvent>& events) {
+    machines_.Feed(events);
+  }
   std::vector<core::Command> Commands() const { return machines_.CommandsToSend(); }
   int64_t last_event_id() const { return machines_.last_event_id(); }
   bool closed() const { return machines_.closed(); }

@@ -360,7 +360,7 @@ class WorkflowWorkerImpl {
     std::shared_ptr<RunEntry> entry = AcquireCached(run_id, &task, &parked);
     if (parked) return;  // runs once the task in progress on this run is answered
     if (task->has_query()) {
-      HandleLegacyQuery(*task, entry);
+      HandleLegacyQuery(task.get(), entry);
       if (entry) ReleaseEntry(entry);
       FinishTask();
       return;
@@ -392,11 +392,17 @@ class WorkflowWorkerImpl {
     return events;
   }
 
-  // The poll's events (following next_page_token pages).
-  std::vector<core::HistoryEvent> PollEvents(const wsv1::PollWorkflowTaskQueueResponse& resp) {
-    std::vector<core::HistoryEvent> events(resp.history().events().begin(),
-                                           resp.history().events().end());
-    for (auto& e : events) converter::internal::DecodeAll(dc_, &e);
+  // The poll's events (following next_page_token pages), moved out of
+  // `resp` (its history is empty afterwards): moving a heap-allocated event
+  // swaps pointers where a copy would duplicate every payload.
+  std::vector<core::HistoryEvent> PollEvents(wsv1::PollWorkflowTaskQueueResponse* task) {
+    const wsv1::PollWorkflowTaskQueueResponse& resp = *task;
+    std::vector<core::HistoryEvent> events;
+    events.reserve(static_cast<size_t>(resp.history().events_size()));
+    for (auto& e : *task->mutable_history()->mutable_events()) {
+      converter::internal::DecodeAll(dc_, &e);
+      events.push_back(std::move(e));
+    }
     std::string token = resp.next_page_token();
     while (!token.empty()) {
       wsv1::GetWorkflowExecutionHistoryRequest req;
@@ -484,7 +490,7 @@ class WorkflowWorkerImpl {
     // releases the entry and the slot.
     bool sent = false;
     try {
-      std::vector<core::HistoryEvent> events = PollEvents(resp);
+      std::vector<core::HistoryEvent> events = PollEvents(task.get());
       if (entry &&
           (events.empty() || events.front().event_id() != entry->run->last_event_id() + 1)) {
         // The cached run cannot continue from this task: replay it afresh.
@@ -659,8 +665,9 @@ class WorkflowWorkerImpl {
 
   // `entry`: the run's cached entry, held busy by this task (null: replay
   // the run for this query only).
-  void HandleLegacyQuery(const wsv1::PollWorkflowTaskQueueResponse& resp,
+  void HandleLegacyQuery(wsv1::PollWorkflowTaskQueueResponse* task,
                          const std::shared_ptr<RunEntry>& entry) {
+    const wsv1::PollWorkflowTaskQueueResponse& resp = *task;
     const std::string run_id = resp.workflow_execution().run_id();
     wsv1::RespondQueryTaskCompletedRequest req;
     req.set_task_token(resp.task_token());
@@ -673,7 +680,7 @@ class WorkflowWorkerImpl {
         answer = entry->run->Query(resp.query().query_type(), args);
       } else {
         auto run = NewRun(resp);
-        run->Feed(FullEvents(resp, PollEvents(resp)));
+        run->Feed(FullEvents(resp, PollEvents(task)));
         answer = run->Query(resp.query().query_type(), args);
       }
       dc_.Encode(&answer);
