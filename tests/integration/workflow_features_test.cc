@@ -769,5 +769,20 @@ TEST_F(WorkflowFeaturesTest, PayloadCodecsApplyToWorkflowTaskInputsAndOutputs) {
   EXPECT_ANY_THROW(wf::Replayer(std::move(plain)).ReplayWorkflow(combined.FetchHistory()));
 }
 
+TEST_F(WorkflowFeaturesTest, UndecodableWorkflowInputFailsTheWorkflowTask) {
+  // The arguments are decoded before the root task is created: a DecodeError
+  // still fails the workflow task (retried), not the workflow.
+  StartWorker("tq-undecodable");
+  auto handle =
+      client_->StartWorkflow<int>("Counter", {.id = "undecodable", .task_queue = "tq-undecodable"},
+                                  std::string("not a number"));
+  EXPECT_TRUE(Eventually(
+      [&] { return Count(handle.FetchHistory(), ev::EVENT_TYPE_WORKFLOW_TASK_FAILED) >= 1; }));
+  const History history = handle.FetchHistory();
+  EXPECT_EQ(Count(history, ev::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED), 0) << Dump(history);
+  EXPECT_EQ(Count(history, ev::EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 0) << Dump(history);
+  handle.Terminate("test done");
+}
+
 }  // namespace
 }  // namespace temporalio

@@ -9,6 +9,7 @@
 #ifndef TEMPORALIO_WORKFLOW_REGISTRY_H_
 #define TEMPORALIO_WORKFLOW_REGISTRY_H_
 
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,25 +56,46 @@ struct TupleDecoder<std::tuple<A...>> {
   }
 };
 
-template <auto F, class Class, class R, bool kRaw = false>
-Task<converter::Payload> RunWorkflow(void* instance, converter::Payloads args) {
-  using Args = typename temporalio::detail::FunctionTraits<decltype(F)>::Args;
-  Task<R> task;
-  if constexpr (kRaw) {
-    task = (static_cast<Class*>(instance)->*F)(std::move(args));
-  } else {
-    auto decoded = TupleDecoder<Args>::Decode(args);
-    task = std::apply(
-        [instance](auto&&... a) { return (static_cast<Class*>(instance)->*F)(std::move(a)...); },
-        std::move(decoded));
-  }
+// Awaits the workflow's own task and encodes its result. A coroutine of its
+// own, apart from the decoding in RunWorkflow, so the frame that lives as long
+// as the workflow holds neither the input payloads nor the decoded arguments
+// (a cached run is mostly idle frames).
+template <class R>
+Task<converter::Payload> EncodeResult(Task<R> task) {
   if constexpr (std::is_void_v<R>) {
     co_await std::move(task);
     co_return Current().Converter().ToPayload(nullptr);
   } else {
-    R result = co_await std::move(task);
-    co_return Current().Converter().ToPayload(result);
+    co_return Current().Converter().ToPayload(co_await std::move(task));
   }
+}
+
+// A root task that fails when first run: decoding errors surface where the
+// workflow starts running, as if the decoding were part of it.
+inline Task<converter::Payload> FailOnStart(std::exception_ptr error) {
+  std::rethrow_exception(error);
+  co_return converter::Payload();
+}
+
+// Decodes the arguments and creates the workflow's task (which does not run
+// until the runtime resumes the returned root task).
+template <auto F, class Class, class R, bool kRaw = false>
+Task<converter::Payload> RunWorkflow(void* instance, const converter::Payloads& args) {
+  using Args = typename temporalio::detail::FunctionTraits<decltype(F)>::Args;
+  Task<R> task;
+  try {
+    if constexpr (kRaw) {
+      task = (static_cast<Class*>(instance)->*F)(args);
+    } else {
+      auto decoded = TupleDecoder<Args>::Decode(args);
+      task = std::apply(
+          [instance](auto&&... a) { return (static_cast<Class*>(instance)->*F)(std::move(a)...); },
+          std::move(decoded));
+    }
+  } catch (...) {
+    return FailOnStart(std::current_exception());
+  }
+  return EncodeResult<R>(std::move(task));
 }
 }  // namespace detail
 

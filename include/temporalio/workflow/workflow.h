@@ -206,7 +206,8 @@ template <class R>
 Task<R> AwaitActivity(std::shared_ptr<PendingState> state) {
   std::shared_ptr<PendingState> done = co_await PendingAwaitable(std::move(state));
   if constexpr (!std::is_void_v<R>) {
-    co_return Current().Converter().template FromPayload<R>(done->value);
+    co_return Current().Converter().template FromPayload<R>(done->value ? *done->value
+                                                                        : converter::Payload());
   }
 }
 template <class R>

@@ -57,10 +57,12 @@ google::protobuf::Duration ToDuration(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-WorkflowRun::WorkflowRun(RunParams params) : params_(std::move(params)) {
-  info_.namespace_ = params_.namespace_;
-  info_.workflow_id = params_.workflow_id;
-  info_.run_id = params_.run_id;
+WorkflowRun::WorkflowRun(RunParams params)
+    : registry_(std::move(params.registry)), data_converter_(params.data_converter) {
+  // The ids live once, in info_: a cached run is mostly its own bookkeeping.
+  info_.namespace_ = std::move(params.namespace_);
+  info_.workflow_id = std::move(params.workflow_id);
+  info_.run_id = std::move(params.run_id);
 }
 
 WorkflowRun::~WorkflowRun() {
@@ -128,11 +130,11 @@ void WorkflowRun::StartWorkflow(const core::HistoryEvent& event) {
       a.original_execution_run_id().empty() ? info_.run_id : a.original_execution_run_id();
   rng_seed_ = Fnv1a(seed_source);
   rng_.reset();
-  registration_ = params_.registry ? params_.registry->Find(info_.workflow_type) : nullptr;
+  registration_ = registry_ ? registry_->Find(info_.workflow_type) : nullptr;
   if (!registration_) {
     std::string names;
-    if (params_.registry) {
-      for (const auto& n : params_.registry->Names()) names += (names.empty() ? "" : ", ") + n;
+    if (registry_) {
+      for (const auto& n : registry_->Names()) names += (names.empty() ? "" : ", ") + n;
     }
     throw WorkflowTaskError("Workflow type " + info_.workflow_type +
                             " is not registered with this worker; registered: [" + names + "]");
@@ -306,8 +308,8 @@ void WorkflowRun::ResolveActivity(int64_t seq, const core::HistoryEvent& event) 
   switch (event.event_type()) {
     case ev::EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
       const auto& attrs = event.activity_task_completed_event_attributes();
-      a.state->value =
-          attrs.result().payloads_size() > 0 ? attrs.result().payloads(0) : dc.ToPayload(nullptr);
+      a.state->value = std::make_unique<converter::Payload>(
+          attrs.result().payloads_size() > 0 ? attrs.result().payloads(0) : dc.ToPayload(nullptr));
       Resolve(a.state);
       return;
     }

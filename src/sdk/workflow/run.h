@@ -81,7 +81,7 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
     return *rng_;
   }
   bool IsReplaying() const override { return replaying_; }
-  const converter::DataConverter& Converter() const override { return *params_.data_converter; }
+  const converter::DataConverter& Converter() const override { return *data_converter_; }
 
  private:
   struct ActivityInfo {
@@ -109,7 +109,8 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
   std::exception_ptr ActivityCanceled(int64_t seq);
   bool TakeUndeliveredCancel(std::shared_ptr<detail::PendingState>* state);
 
-  RunParams params_;
+  std::shared_ptr<const WorkflowRegistry> registry_;
+  const converter::DataConverter* data_converter_;
   core::WorkflowMachines machines_{this};
   std::shared_ptr<const WorkflowRegistration> registration_;
   std::shared_ptr<void> instance_;

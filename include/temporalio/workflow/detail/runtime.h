@@ -32,8 +32,10 @@ struct ActivityRequest;
 // by the run's executor, never inline.
 struct PendingState {
   bool done = false;
-  converter::Payload value;  // activity result (null payload if none)
-  bool flag = false;         // WaitCondition with timeout: true = condition met
+  // The activity's result once it completed. Allocated then: every timer and
+  // pending activity of a cached run holds a PendingState.
+  std::unique_ptr<converter::Payload> value;
+  bool flag = false;  // WaitCondition with timeout: true = condition met
   std::exception_ptr error;
   std::coroutine_handle<> waiter;
 };
