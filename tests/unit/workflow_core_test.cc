@@ -304,14 +304,15 @@ std::unique_ptr<wf::internal::WorkflowRun> NewRun() {
   return std::make_unique<wf::internal::WorkflowRun>(std::move(p));
 }
 
-// Feeds the events added since the last call.
+// Feeds the events added since the last call; takes the commands as the
+// worker does (the run keeps only what matching needs).
 class Driver {
  public:
   explicit Driver(History* h) : h_(h), run_(NewRun()) {}
   std::vector<core::Command> Step() {
     run_->Feed(h_->Since(fed_));
     fed_ = h_->size();
-    return run_->Commands();
+    return run_->TakeCommands();
   }
   wf::internal::WorkflowRun& run() { return *run_; }
 
@@ -370,6 +371,30 @@ TEST(WorkflowRunTest, ActivityResultAndFullReplayGiveSameCommands) {
   auto again = fresh->Commands();
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].SerializeAsString(), cmds[0].SerializeAsString());
+}
+
+TEST(WorkflowRunTest, TakenCommandsAreStillNamedInNondeterminismErrors) {
+  History h;
+  h.Start("ActivityWorkflow", converter::ToPayloads(std::string("Ann")));
+  Driver d(&h);
+  auto cmds = d.Step();
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(converter::FromPayload<std::string>(
+                cmds[0].schedule_activity_task_command_attributes().input().payloads(0)),
+            "Ann");  // taken whole
+  EXPECT_TRUE(
+      d.run().Commands()[0].schedule_activity_task_command_attributes().input().payloads().empty());
+  h.Completed();
+  h.TimerStarted("1");  // history disagrees with the command sent
+  h.Wft();
+  try {
+    d.Step();
+    FAIL() << "expected a NondeterminismError";
+  } catch (const wf::NondeterminismError& e) {
+    EXPECT_NE(std::string(e.what()).find("ScheduleActivityTask(seq=1, activity_type=Greet"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(WorkflowRunTest, ActivityFailureFailsWorkflow) {

@@ -79,15 +79,19 @@ std::string WorkflowMachines::Describe(const Outgoing& c) {
   std::string s;
   switch (c.kind) {
     case CommandKind::kStartTimer:
-      s = "StartTimer(seq=" + std::to_string(c.seq) +
-          ", timer_id=" + cmd.start_timer_command_attributes().timer_id();
+      s = "StartTimer(seq=" + std::to_string(c.seq) + ", timer_id=" +
+          (cmd.has_start_timer_command_attributes()
+               ? cmd.start_timer_command_attributes().timer_id()
+               : c.taken_id);
       break;
     case CommandKind::kCancelTimer:
       s = "CancelTimer(seq=" + std::to_string(c.seq);
       break;
     case CommandKind::kScheduleActivity:
       s = "ScheduleActivityTask(seq=" + std::to_string(c.seq) + ", activity_type=" +
-          cmd.schedule_activity_task_command_attributes().activity_type().name();
+          (cmd.has_schedule_activity_task_command_attributes()
+               ? cmd.schedule_activity_task_command_attributes().activity_type().name()
+               : c.taken_id);
       break;
     case CommandKind::kRequestCancelActivity:
       s = "RequestCancelActivityTask(seq=" + std::to_string(c.seq);
@@ -152,7 +156,7 @@ void WorkflowMachines::HandleEvent(const HistoryEvent& e, const HistoryEvent* ne
                        " that the workflow did not start");
       }
       const int64_t seq = it->second;
-      timers_.at(seq)->machine.Fire(TimerTraits::Event::kTimerFired);
+      timers_.at(seq).machine.Fire(TimerTraits::Event::kTimerFired);
       timer_by_id_.erase(it);
       jobs_.push_back(Job{Job::Kind::kFireTimer, seq, e});
       break;
@@ -197,7 +201,7 @@ void WorkflowMachines::HandleActivityEvent(const HistoryEvent& e, int64_t schedu
     Nondeterminism("history has " + Describe(e) + " for scheduled event " +
                    std::to_string(scheduled_event_id) + " that the workflow did not schedule");
   }
-  Activity& activity = *activities_.at(it->second);
+  Activity& activity = activities_.at(it->second);
   using S = ActivityTraits::State;
   const S before = activity.machine.state();
   const S after = activity.machine.Fire(what);
@@ -223,7 +227,7 @@ void WorkflowMachines::MatchCommandEvent(const HistoryEvent& e) {
   switch (c.kind) {
     case CommandKind::kStartTimer: {
       if (e.event_type() != ev::EVENT_TYPE_TIMER_STARTED) mismatch();
-      Timer& t = *timers_.at(c.seq);
+      Timer& t = timers_.at(c.seq);
       t.machine.Fire(TimerTraits::Event::kTimerStarted);
       t.timer_id = e.timer_started_event_attributes().timer_id();
       t.started_event_id = e.event_id();
@@ -232,14 +236,14 @@ void WorkflowMachines::MatchCommandEvent(const HistoryEvent& e) {
     }
     case CommandKind::kCancelTimer: {
       if (e.event_type() != ev::EVENT_TYPE_TIMER_CANCELED) mismatch();
-      Timer& t = *timers_.at(c.seq);
+      Timer& t = timers_.at(c.seq);
       if (e.timer_canceled_event_attributes().timer_id() != t.timer_id) mismatch();
       t.machine.Fire(TimerTraits::Event::kTimerCanceled);
       break;
     }
     case CommandKind::kScheduleActivity: {
       if (e.event_type() != ev::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) mismatch();
-      Activity& a = *activities_.at(c.seq);
+      Activity& a = activities_.at(c.seq);
       if (e.activity_task_scheduled_event_attributes().activity_type().name() != a.activity_type) {
         mismatch();
       }
@@ -250,7 +254,7 @@ void WorkflowMachines::MatchCommandEvent(const HistoryEvent& e) {
     }
     case CommandKind::kRequestCancelActivity: {
       if (e.event_type() != ev::EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED) mismatch();
-      Activity& a = *activities_.at(c.seq);
+      Activity& a = activities_.at(c.seq);
       if (e.activity_task_cancel_requested_event_attributes().scheduled_event_id() !=
           a.scheduled_event_id) {
         mismatch();
@@ -305,32 +309,47 @@ std::vector<Command> WorkflowMachines::CommandsToSend() const {
   return out;
 }
 
+std::vector<Command> WorkflowMachines::TakeCommandsToSend() {
+  std::vector<Command> out;
+  out.reserve(sent_.size());
+  for (auto& c : sent_) {
+    if (c.command.has_start_timer_command_attributes()) {
+      c.taken_id = c.command.start_timer_command_attributes().timer_id();
+    } else if (c.command.has_schedule_activity_task_command_attributes()) {
+      c.taken_id = c.command.schedule_activity_task_command_attributes().activity_type().name();
+    }
+    out.push_back(std::move(c.command));
+    c.command = Command();
+  }
+  return out;
+}
+
 WorkflowMachines::Outgoing& WorkflowMachines::Add(CommandKind kind, int64_t seq, Command command) {
-  outgoing_.push_back(Outgoing{kind, seq, std::move(command), false});
+  outgoing_.push_back(Outgoing{kind, seq, std::move(command), {}, false});
   return outgoing_.back();
 }
 
 void WorkflowMachines::StartTimer(int64_t seq, std::chrono::milliseconds duration) {
-  auto timer = std::make_unique<Timer>(seq);
-  timer->machine.Fire(TimerTraits::Event::kSchedule);
+  timers_.erase(seq);
+  Timer& timer = timers_.try_emplace(seq, seq).first->second;
+  timer.machine.Fire(TimerTraits::Event::kSchedule);
   Command cmd;
   cmd.set_command_type(ev::COMMAND_TYPE_START_TIMER);
   auto* a = cmd.mutable_start_timer_command_attributes();
   a->set_timer_id(std::to_string(seq));
   *a->mutable_start_to_fire_timeout() = TimeUtil::MillisecondsToDuration(duration.count());
-  timers_[seq] = std::move(timer);
   Add(CommandKind::kStartTimer, seq, std::move(cmd));
 }
 
 bool WorkflowMachines::TimerPending(int64_t seq) const {
   auto it = timers_.find(seq);
   if (it == timers_.end()) return false;
-  auto s = it->second->machine.state();
+  auto s = it->second.machine.state();
   return s == TimerTraits::State::kStartCommandCreated || s == TimerTraits::State::kStarted;
 }
 
 void WorkflowMachines::CancelTimer(int64_t seq) {
-  Timer& t = *timers_.at(seq);
+  Timer& t = timers_.at(seq);
   if (t.machine.state() == TimerTraits::State::kStartCommandCreated) {
     t.machine.Fire(TimerTraits::Event::kCancelBeforeSent);
     for (auto& c : outgoing_) {
@@ -349,14 +368,14 @@ void WorkflowMachines::CancelTimer(int64_t seq) {
 void WorkflowMachines::ScheduleActivity(
     int64_t seq, temporal::api::command::v1::ScheduleActivityTaskCommandAttributes attrs,
     ActivityCancelMode mode) {
-  auto activity = std::make_unique<Activity>(seq);
-  activity->machine.Fire(ActivityTraits::Event::kSchedule);
-  activity->mode = mode;
-  activity->activity_type = attrs.activity_type().name();
+  activities_.erase(seq);
+  Activity& activity = activities_.try_emplace(seq, seq).first->second;
+  activity.machine.Fire(ActivityTraits::Event::kSchedule);
+  activity.mode = mode;
+  activity.activity_type = attrs.activity_type().name();
   Command cmd;
   cmd.set_command_type(ev::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK);
   *cmd.mutable_schedule_activity_task_command_attributes() = std::move(attrs);
-  activities_[seq] = std::move(activity);
   Add(CommandKind::kScheduleActivity, seq, std::move(cmd));
 }
 
@@ -364,12 +383,12 @@ bool WorkflowMachines::ActivityPending(int64_t seq) const {
   auto it = activities_.find(seq);
   if (it == activities_.end()) return false;
   using S = ActivityTraits::State;
-  auto s = it->second->machine.state();
+  auto s = it->second.machine.state();
   return s == S::kScheduleCommandCreated || s == S::kScheduled || s == S::kStarted;
 }
 
 bool WorkflowMachines::CancelActivity(int64_t seq) {
-  Activity& a = *activities_.at(seq);
+  Activity& a = activities_.at(seq);
   using S = ActivityTraits::State;
   if (a.machine.state() == S::kScheduleCommandCreated) {
     a.machine.Fire(ActivityTraits::Event::kCancelBeforeSent);

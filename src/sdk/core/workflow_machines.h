@@ -74,6 +74,11 @@ class WorkflowMachines {
   // Commands of the latest activation not yet matched by history (what to
   // send in RespondWorkflowTaskCompleted).
   std::vector<Command> CommandsToSend() const;
+  // The same, moved out: the run keeps only what matching them against
+  // history needs (kind, seq, timer id / activity type), not their inputs,
+  // timeouts and headers, which an idle cached run would otherwise hold until
+  // its next workflow task.
+  std::vector<Command> TakeCommandsToSend();
   // Id of the last event fed (0 if none).
   int64_t last_event_id() const { return last_event_id_; }
   // For a history that ends after its last workflow task (replay of a
@@ -103,9 +108,9 @@ class WorkflowMachines {
   void CancelWorkflow();
 
   // For tests.
-  TimerTraits::State timer_state(int64_t seq) const { return timers_.at(seq)->machine.state(); }
+  TimerTraits::State timer_state(int64_t seq) const { return timers_.at(seq).machine.state(); }
   ActivityTraits::State activity_state(int64_t seq) const {
-    return activities_.at(seq)->machine.state();
+    return activities_.at(seq).machine.state();
   }
 
  private:
@@ -121,7 +126,8 @@ class WorkflowMachines {
   struct Outgoing {
     CommandKind kind;
     int64_t seq = 0;
-    Command command;
+    Command command;       // empty once taken (TakeCommandsToSend)
+    std::string taken_id;  // then: the timer id or activity type, for messages
     bool dropped = false;
   };
   struct Timer {
@@ -155,8 +161,10 @@ class WorkflowMachines {
   // and every cached run holds two of these.
   std::list<Outgoing> outgoing_;  // issued by the running activation
   std::list<Outgoing> sent_;      // issued by the last activation, awaiting events
-  std::map<int64_t, std::unique_ptr<Timer>> timers_;
-  std::map<int64_t, std::unique_ptr<Activity>> activities_;
+  // By value: map nodes do not move, and a cached run's timers and
+  // activities need no allocation of their own.
+  std::map<int64_t, Timer> timers_;
+  std::map<int64_t, Activity> activities_;
   std::map<std::string, int64_t> timer_by_id_;
   std::map<int64_t, int64_t> activity_by_scheduled_id_;
   std::unique_ptr<CloseWorkflowMachine> close_;

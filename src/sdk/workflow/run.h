@@ -49,6 +49,8 @@ class WorkflowRun final : public core::ActivationHandler, public detail::Runtime
     machines_.Feed(events);
   }
   std::vector<core::Command> Commands() const { return machines_.CommandsToSend(); }
+  // Moves the commands out (see WorkflowMachines::TakeCommandsToSend).
+  std::vector<core::Command> TakeCommands() { return machines_.TakeCommandsToSend(); }
   int64_t last_event_id() const { return machines_.last_event_id(); }
   bool closed() const { return machines_.closed(); }
   void FinishReplay() const { machines_.FinishReplay(); }

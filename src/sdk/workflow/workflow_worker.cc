@@ -521,7 +521,7 @@ class WorkflowWorkerImpl {
       req.set_task_token(resp.task_token());
       req.set_identity(options_.identity);
       req.set_namespace_(namespace_);
-      for (auto& c : run->Commands()) *req.add_commands() = std::move(c);
+      for (auto& c : run->TakeCommands()) *req.add_commands() = std::move(c);
       for (const auto& [id, q] : resp.queries()) {
         auto& result = (*req.mutable_query_results())[id];
         try {
