@@ -769,6 +769,25 @@ TEST_F(WorkflowFeaturesTest, PayloadCodecsApplyToWorkflowTaskInputsAndOutputs) {
   EXPECT_ANY_THROW(wf::Replayer(std::move(plain)).ReplayWorkflow(combined.FetchHistory()));
 }
 
+TEST_F(WorkflowFeaturesTest, SmallCacheEvictsRunsAndReplaysThem) {
+  // Cache of 2 for 5 live runs: signals in round robin keep evicting the
+  // least recently used run, whose next task replays it from its history.
+  StartWorker("tq-small-cache", {.max_cached_workflows = 2});
+  std::vector<client::WorkflowHandle<int>> handles;
+  for (int i = 0; i < 5; ++i) {
+    handles.push_back(client_->StartWorkflow(
+        kCounter, {.id = "small-cache-" + std::to_string(i), .task_queue = "tq-small-cache"}, 3));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (auto& h : handles) h.Signal(kCounterAdd, 1);
+  }
+  for (auto& h : handles) {
+    EXPECT_EQ(h.GetResult(), 3);
+    const History history = h.FetchHistory();
+    EXPECT_EQ(Count(history, ev::EVENT_TYPE_WORKFLOW_TASK_FAILED), 0) << Dump(history);
+  }
+}
+
 TEST_F(WorkflowFeaturesTest, UndecodableWorkflowInputFailsTheWorkflowTask) {
   // The arguments are decoded before the root task is created: a DecodeError
   // still fails the workflow task (retried), not the workflow.

@@ -348,9 +348,7 @@ class WorkflowWorkerImpl {
       return nullptr;
     }
     entry->busy = true;
-    lru_.erase(it->second.second);
-    lru_.push_front(run_id);
-    it->second.second = lru_.begin();
+    lru_.splice(lru_.begin(), lru_, it->second.second);  // most recently used
     return entry;
   }
 
@@ -458,11 +456,14 @@ class WorkflowWorkerImpl {
       lru_.erase(it->second.second);
       cache_.erase(it);
     }
-    lru_.push_front(run_id);
-    cache_[run_id] = {std::move(entry), lru_.begin()};
+    auto [inserted, unused] = cache_.try_emplace(run_id, std::move(entry), lru_.end());
+    (void)unused;
+    lru_.push_front(&inserted->first);
+    inserted->second.second = lru_.begin();
     while (cache_.size() > options_.max_cached_workflows) {
-      cache_.erase(lru_.back());
+      auto victim = cache_.find(*lru_.back());
       lru_.pop_back();
+      cache_.erase(victim);
     }
   }
   // Drops the run's entry if it is `entry` (null: whatever is cached).
@@ -773,9 +774,11 @@ class WorkflowWorkerImpl {
   int poll_backoffs_ = 0;          // guarded by mu_: failed polls waiting to be retried
   int tasks_ = 0;                  // guarded by mu_: polled, not yet answered
   std::set<std::shared_ptr<InFlight>> inflight_;  // guarded by mu_
-  std::list<std::string> lru_;                    // guarded by mu_
+  // Most recently used first; points at the keys of cache_ (node-based,
+  // so they stay put) rather than holding a second copy of each run id.
+  std::list<const std::string*> lru_;  // guarded by mu_
   std::unordered_map<std::string,
-                     std::pair<std::shared_ptr<RunEntry>, std::list<std::string>::iterator>>
+                     std::pair<std::shared_ptr<RunEntry>, std::list<const std::string*>::iterator>>
       cache_;  // guarded by mu_
   // Guarded by mu_ (the watchdog adds replacements); read without it once
   // the watchdog has stopped.
