@@ -17,6 +17,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -69,14 +70,24 @@ class Promise final : public PromiseBase {
   Task<T> get_return_object() noexcept;
   template <class U>
   requires std::is_convertible_v<U&&, T>
-  void return_value(U&& value) { value_.emplace(std::forward<U>(value)); }
+  void return_value(U&& value) {
+    if constexpr (kBoxed) {
+      value_ = std::make_unique<T>(std::forward<U>(value));
+    } else {
+      value_.emplace(std::forward<U>(value));
+    }
+  }
   T TakeResult() {
     if (exception_) std::rethrow_exception(exception_);
     return std::move(*value_);
   }
 
  private:
-  std::optional<T> value_;
+  // A large result (a Payload is 176 bytes) is allocated when it is produced:
+  // suspended frames, which are most of a cached workflow, then hold a
+  // pointer instead of room for a result they do not have yet.
+  static constexpr bool kBoxed = sizeof(T) > 64;
+  std::conditional_t<kBoxed, std::unique_ptr<T>, std::optional<T>> value_;
 };
 
 template <>
