@@ -75,7 +75,8 @@ std::string WorkflowMachines::Describe(const HistoryEvent& e) {
 }
 
 std::string WorkflowMachines::Describe(const Outgoing& c) {
-  const Command& cmd = c.command;
+  static const Command kTaken;
+  const Command& cmd = c.command ? *c.command : kTaken;
   std::string s;
   switch (c.kind) {
     case CommandKind::kStartTimer:
@@ -305,7 +306,7 @@ void WorkflowMachines::FinishReplay() const {
 
 std::vector<Command> WorkflowMachines::CommandsToSend() const {
   std::vector<Command> out;
-  for (const auto& c : sent_) out.push_back(c.command);
+  for (const auto& c : sent_) out.push_back(c.command ? *c.command : Command());
   return out;
 }
 
@@ -313,19 +314,21 @@ std::vector<Command> WorkflowMachines::TakeCommandsToSend() {
   std::vector<Command> out;
   out.reserve(sent_.size());
   for (auto& c : sent_) {
-    if (c.command.has_start_timer_command_attributes()) {
-      c.taken_id = c.command.start_timer_command_attributes().timer_id();
-    } else if (c.command.has_schedule_activity_task_command_attributes()) {
-      c.taken_id = c.command.schedule_activity_task_command_attributes().activity_type().name();
+    if (!c.command) continue;
+    if (c.command->has_start_timer_command_attributes()) {
+      c.taken_id = c.command->start_timer_command_attributes().timer_id();
+    } else if (c.command->has_schedule_activity_task_command_attributes()) {
+      c.taken_id = c.command->schedule_activity_task_command_attributes().activity_type().name();
     }
-    out.push_back(std::move(c.command));
-    c.command = Command();
+    out.push_back(std::move(*c.command));
+    c.command.reset();
   }
   return out;
 }
 
 WorkflowMachines::Outgoing& WorkflowMachines::Add(CommandKind kind, int64_t seq, Command command) {
-  outgoing_.push_back(Outgoing{kind, seq, std::move(command), {}, false});
+  outgoing_.push_back(
+      Outgoing{kind, seq, std::make_unique<Command>(std::move(command)), {}, false});
   return outgoing_.back();
 }
 

@@ -126,8 +126,8 @@ class WorkflowMachines {
   struct Outgoing {
     CommandKind kind;
     int64_t seq = 0;
-    Command command;       // empty once taken (TakeCommandsToSend)
-    std::string taken_id;  // then: the timer id or activity type, for messages
+    std::unique_ptr<Command> command;  // null once taken (TakeCommandsToSend)
+    std::string taken_id;              // then: the timer id or activity type
     bool dropped = false;
   };
   struct Timer {

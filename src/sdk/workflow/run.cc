@@ -420,7 +420,12 @@ void WorkflowRun::RunUntilBlocked() {
         ++it;
       }
     }
-    if (!progressed && ready_head_ == ready_.size()) return;
+    if (!progressed && ready_head_ == ready_.size()) {
+      // Blocked: give the queue's buffer back, an idle cached run needs none.
+      std::vector<std::coroutine_handle<>>().swap(ready_);
+      ready_head_ = 0;
+      return;
+    }
   }
 }
 
