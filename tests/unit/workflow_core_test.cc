@@ -345,6 +345,45 @@ TEST(WorkflowRunTest, TimerThenComplete) {
             "done");
 }
 
+TEST(WorkflowRunTest, TimerIdsThatAreNotTheSeqAndUnknownTimersInHistory) {
+  // A history whose TimerStarted carries another id (other code recorded it):
+  // the fired event is matched by that id.
+  History h;
+  h.Start("TimerWorkflow");
+  Driver d(&h);
+  d.Step();
+  h.Completed();
+  h.TimerStarted("t-one");
+  h.TimerFired("t-one");
+  h.Wft();
+  auto cmds = d.Step();
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(cmds[0].command_type(), ev::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION);
+
+  // A timer fired that was never started, or fired twice: nondeterminism.
+  for (const char* fired : {"2", "1 ", "x"}) {
+    History bad;
+    bad.Start("TimerWorkflow");
+    Driver run(&bad);
+    run.Step();
+    bad.Completed();
+    bad.TimerStarted("1");
+    bad.TimerFired(fired);
+    bad.Wft();
+    EXPECT_THROW(run.Step(), wf::NondeterminismError) << fired;
+  }
+  History twice;
+  twice.Start("TimerWorkflow");
+  Driver run(&twice);
+  run.Step();
+  twice.Completed();
+  twice.TimerStarted("1");
+  twice.TimerFired("1");
+  twice.TimerFired("1");
+  twice.Wft();
+  EXPECT_THROW(run.Step(), wf::NondeterminismError);
+}
+
 TEST(WorkflowRunTest, ActivityResultAndFullReplayGiveSameCommands) {
   History h;
   h.Start("ActivityWorkflow", converter::ToPayloads(std::string("Ann")));

@@ -1,5 +1,7 @@
 #include "sdk/core/workflow_machines.h"
 
+#include <charconv>
+
 #include <google/protobuf/util/time_util.h>
 
 namespace temporalio::core {
@@ -132,6 +134,20 @@ void WorkflowMachines::FeedEvents(const Events& events) {
   }
 }
 
+int64_t WorkflowMachines::StartedTimerSeq(const std::string& timer_id) const {
+  if (auto it = timer_by_id_.find(timer_id); it != timer_by_id_.end()) return it->second;
+  int64_t seq = 0;
+  const char* end = timer_id.data() + timer_id.size();
+  auto [ptr, ec] = std::from_chars(timer_id.data(), end, seq);
+  if (ec != std::errc() || ptr != end || seq <= 0) return 0;
+  auto t = timers_.find(seq);
+  if (t == timers_.end() || t->second.timer_id != timer_id ||
+      t->second.machine.state() != TimerTraits::State::kStarted) {
+    return 0;
+  }
+  return seq;
+}
+
 void WorkflowMachines::HandleEvent(const HistoryEvent& e, const HistoryEvent* next) {
   if (IsCommandEvent(e.event_type())) {
     MatchCommandEvent(e);
@@ -151,14 +167,13 @@ void WorkflowMachines::HandleEvent(const HistoryEvent& e, const HistoryEvent* ne
     }
     case ev::EVENT_TYPE_TIMER_FIRED: {
       const auto& a = e.timer_fired_event_attributes();
-      auto it = timer_by_id_.find(a.timer_id());
-      if (it == timer_by_id_.end()) {
+      const int64_t seq = StartedTimerSeq(a.timer_id());
+      if (seq == 0) {
         Nondeterminism("history has " + Describe(e) + " for timer " + a.timer_id() +
                        " that the workflow did not start");
       }
-      const int64_t seq = it->second;
       timers_.at(seq).machine.Fire(TimerTraits::Event::kTimerFired);
-      timer_by_id_.erase(it);
+      timer_by_id_.erase(a.timer_id());
       jobs_.push_back(Job{Job::Kind::kFireTimer, seq, e});
       break;
     }
@@ -232,7 +247,8 @@ void WorkflowMachines::MatchCommandEvent(const HistoryEvent& e) {
       t.machine.Fire(TimerTraits::Event::kTimerStarted);
       t.timer_id = e.timer_started_event_attributes().timer_id();
       t.started_event_id = e.event_id();
-      timer_by_id_[t.timer_id] = c.seq;
+      // Our timer ids are the seq; only others need the map (StartedTimerSeq).
+      if (t.timer_id != std::to_string(c.seq)) timer_by_id_[t.timer_id] = c.seq;
       break;
     }
     case CommandKind::kCancelTimer: {

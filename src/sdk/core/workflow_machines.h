@@ -147,6 +147,8 @@ class WorkflowMachines {
   template <typename Events>
   void FeedEvents(const Events& events);
   void HandleEvent(const HistoryEvent& event, const HistoryEvent* next);
+  // The seq of the started, not yet fired or canceled timer with this id; 0 if none.
+  int64_t StartedTimerSeq(const std::string& timer_id) const;
   void MatchCommandEvent(const HistoryEvent& event);
   void Boundary(const HistoryEvent& started, bool replaying);
   void HandleActivityEvent(const HistoryEvent& event, int64_t scheduled_event_id,
@@ -165,6 +167,8 @@ class WorkflowMachines {
   // activities need no allocation of their own.
   std::map<int64_t, Timer> timers_;
   std::map<int64_t, Activity> activities_;
+  // Started timers whose id is not their seq (histories of other code); a
+  // timer id that is its seq is found through timers_ (StartedTimerSeq).
   std::map<std::string, int64_t> timer_by_id_;
   std::map<int64_t, int64_t> activity_by_scheduled_id_;
   std::unique_ptr<CloseWorkflowMachine> close_;
