@@ -27,6 +27,27 @@ namespace wsv1 = temporal::api::workflowservice::v1;
 namespace ev = temporal::api::enums::v1;
 using google::protobuf::util::TimeUtil;
 
+// A tag handed to the completion queue reaches the executor that receives it
+// after everything its issuer did; the queue orders that, but inside Debian's
+// gRPC, which is not built with ThreadSanitizer, so TSan cannot see it (not
+// even for the issuing thread's writes inside gRPC's header templates while
+// handing the tag over). In TSan builds a mutex models the ordering: held
+// while a tag is handed over, taken by the receiver before it touches the
+// tag. Elsewhere both are no-ops.
+class QueueHandOff {
+ public:
+#if defined(__SANITIZE_THREAD__)
+  [[nodiscard]] std::unique_lock<std::mutex> Publish() { return std::unique_lock(mu_); }
+  void Received() { std::lock_guard lock(mu_); }
+
+ private:
+  std::mutex mu_;
+#else
+  [[nodiscard]] int Publish() { return 0; }
+  void Received() {}
+#endif
+};
+
 namespace {
 std::string RandomHex() {
   std::random_device rd;
@@ -159,7 +180,9 @@ class WorkflowWorkerImpl {
 
   void StartExecutorLocked() {
     auto executor = std::make_shared<Executor>();
-    executor->thread = std::thread([this, e = executor.get()] { ExecutorLoop(e); });
+    // The thread co-owns its Executor: a stuck one that returns after its
+    // replacement was made, or after shutdown detached it, still reads it.
+    executor->thread = std::thread([this, e = executor] { ExecutorLoop(e.get()); });
     executors_.push_back(std::move(executor));
   }
 
@@ -205,6 +228,7 @@ class WorkflowWorkerImpl {
       core_->PrepareContext(&poll->context, options_.poll_timeout);
       poll->reader =
           core_->stub().PrepareAsyncPollWorkflowTaskQueue(&poll->context, poll->request, &cq_);
+      [[maybe_unused]] auto handoff = queue_handoff_.Publish();
       poll->reader->StartCall();
       poll->reader->Finish(poll->response.get(), &poll->status, poll);
     }
@@ -244,6 +268,7 @@ class WorkflowWorkerImpl {
           }
           IssuePolls(std::move(polls));
         });
+        [[maybe_unused]] auto handoff = queue_handoff_.Publish();
         retry->alarm.Set(&cq_, std::chrono::system_clock::now() + std::chrono::milliseconds(200),
                          retry);
       }
@@ -296,6 +321,7 @@ class WorkflowWorkerImpl {
     bool ok = false;
     while (cq_.Next(&tag, &ok)) {
       // Done takes ownership of the event (and frees it early when it can).
+      queue_handoff_.Received();
       try {
         static_cast<CqTag*>(tag)->Done(ok);
       } catch (const std::exception& e) {
@@ -328,6 +354,7 @@ class WorkflowWorkerImpl {
         RunTask(std::make_unique<wsv1::PollWorkflowTaskQueueResponse>(std::move(*task)),
                 CurrentExecutor());
       });
+      [[maybe_unused]] auto handoff = queue_handoff_.Publish();
       run->alarm.Set(&cq_, std::chrono::system_clock::now(), run);
     }
     entry->waiting.clear();
@@ -571,6 +598,7 @@ class WorkflowWorkerImpl {
           &respond->context, respond->request, &cq_);
       sent = true;
       RespondCall* tag = respond.release();  // owned by the queue from here
+      [[maybe_unused]] auto handoff = queue_handoff_.Publish();
       tag->reader->StartCall();
       tag->reader->Finish(&tag->response, &tag->status, tag);
     } catch (const NondeterminismError& e) {
@@ -762,14 +790,15 @@ class WorkflowWorkerImpl {
   grpc::CompletionQueue cq_;
   // The watchdog's own: cv_ is notified on every poll, which must not wake it.
   std::condition_variable watchdog_cv_;
-  bool started_ = false;           // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
-  bool watchdog_stop_ = false;     // guarded by mu_
-  int slots_ = 1;                  // guarded by mu_: polls + tasks at most
-  int max_polls_ = 1;              // guarded by mu_
-  int polls_in_flight_ = 0;        // guarded by mu_: issued, callback not done
-  std::set<PollCall*> polls_;      // guarded by mu_: of those, still cancellable
-  int sticky_polls_ = 0;           // guarded by mu_: of polls_
+  bool started_ = false;        // guarded by mu_
+  bool stopping_ = false;       // guarded by mu_
+  bool watchdog_stop_ = false;  // guarded by mu_
+  int slots_ = 1;               // guarded by mu_: polls + tasks at most
+  int max_polls_ = 1;           // guarded by mu_
+  int polls_in_flight_ = 0;     // guarded by mu_: issued, callback not done
+  std::set<PollCall*> polls_;   // guarded by mu_: of those, still cancellable
+  int sticky_polls_ = 0;        // guarded by mu_: of polls_
+  QueueHandOff queue_handoff_;
   bool next_poll_sticky_ = false;  // guarded by mu_
   int poll_backoffs_ = 0;          // guarded by mu_: failed polls waiting to be retried
   int tasks_ = 0;                  // guarded by mu_: polled, not yet answered
