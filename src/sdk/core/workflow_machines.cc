@@ -62,6 +62,18 @@ std::chrono::system_clock::time_point ToTimePoint(const google::protobuf::Timest
   throw workflow::NondeterminismError("Nondeterminism: " + message);
 }
 
+// What names a command in messages: the timer id of a StartTimer, the
+// activity type of a ScheduleActivityTask; empty for the others.
+std::string CommandLabel(const Command& cmd) {
+  if (cmd.has_start_timer_command_attributes()) {
+    return cmd.start_timer_command_attributes().timer_id();
+  }
+  if (cmd.has_schedule_activity_task_command_attributes()) {
+    return cmd.schedule_activity_task_command_attributes().activity_type().name();
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string WorkflowMachines::Describe(const HistoryEvent& e) {
@@ -77,24 +89,17 @@ std::string WorkflowMachines::Describe(const HistoryEvent& e) {
 }
 
 std::string WorkflowMachines::Describe(const Outgoing& c) {
-  static const Command kTaken;
-  const Command& cmd = c.command ? *c.command : kTaken;
+  const std::string label = c.command ? CommandLabel(*c.command) : c.taken_id;
   std::string s;
   switch (c.kind) {
     case CommandKind::kStartTimer:
-      s = "StartTimer(seq=" + std::to_string(c.seq) + ", timer_id=" +
-          (cmd.has_start_timer_command_attributes()
-               ? cmd.start_timer_command_attributes().timer_id()
-               : c.taken_id);
+      s = "StartTimer(seq=" + std::to_string(c.seq) + ", timer_id=" + label;
       break;
     case CommandKind::kCancelTimer:
       s = "CancelTimer(seq=" + std::to_string(c.seq);
       break;
     case CommandKind::kScheduleActivity:
-      s = "ScheduleActivityTask(seq=" + std::to_string(c.seq) + ", activity_type=" +
-          (cmd.has_schedule_activity_task_command_attributes()
-               ? cmd.schedule_activity_task_command_attributes().activity_type().name()
-               : c.taken_id);
+      s = "ScheduleActivityTask(seq=" + std::to_string(c.seq) + ", activity_type=" + label;
       break;
     case CommandKind::kRequestCancelActivity:
       s = "RequestCancelActivityTask(seq=" + std::to_string(c.seq);
@@ -331,11 +336,7 @@ std::vector<Command> WorkflowMachines::TakeCommandsToSend() {
   out.reserve(sent_.size());
   for (auto& c : sent_) {
     if (!c.command) continue;
-    if (c.command->has_start_timer_command_attributes()) {
-      c.taken_id = c.command->start_timer_command_attributes().timer_id();
-    } else if (c.command->has_schedule_activity_task_command_attributes()) {
-      c.taken_id = c.command->schedule_activity_task_command_attributes().activity_type().name();
-    }
+    c.taken_id = CommandLabel(*c.command);
     out.push_back(std::move(*c.command));
     c.command.reset();
   }
