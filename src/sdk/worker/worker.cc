@@ -23,6 +23,7 @@ namespace internal {
 namespace wsv1 = client::internal::wsv1;
 using activity::internal::ActivityContext;
 using activity::internal::CancelReason;
+using client::internal::AsyncStub;
 using client::internal::Stub;
 
 class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
@@ -268,12 +269,10 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       ActivityJob job = std::move(work_.front());
       work_.pop_front();
       lock.unlock();
+      // Frees the slot once the server has the outcome (FinishActivity).
       RunActivity(job.context, *job.task);
-      job.task.reset();
+      job = {};
       lock.lock();
-      running_.erase(job.context);
-      --slots_used_;
-      cv_.notify_all();
     }
     --threads_;
     cv_.notify_all();
@@ -313,33 +312,59 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     }
     activity::internal::SetCurrent(nullptr);
     converter::Payloads last_details = context->Finish();
+    bool responding = false;
     try {
-      Respond(task,
-              outcome == Outcome::kCompleted  ? 0
-              : outcome == Outcome::kFailed   ? 1
-              : outcome == Outcome::kCanceled ? 2
-                                              : 3,
-              std::move(result), error, std::move(last_details));
+      responding = Respond(context, task,
+                           outcome == Outcome::kCompleted  ? 0
+                           : outcome == Outcome::kFailed   ? 1
+                           : outcome == Outcome::kCanceled ? 2
+                                                           : 3,
+                           std::move(result), error, std::move(last_details));
     } catch (const std::exception& e) {
       std::cerr << "temporalio: responding to activity " << task.activity_id()
                 << " failed: " << e.what() << "\n";
     }
+    if (!responding) FinishActivity(context);
   }
 
-  // kind: 0 completed, 1 failed, 2 canceled, 3 async (no response).
-  void Respond(const wsv1::PollActivityTaskQueueResponse& task, int kind,
+  // The activity's slot is free again: its outcome reached the server (or
+  // could not be sent, or it completes asynchronously).
+  void FinishActivity(const std::shared_ptr<ActivityContext>& context) {
+    // Last use of `this`: Shutdown waits for running_ to empty.
+    std::lock_guard lock(mu_);
+    running_.erase(context);
+    --slots_used_;
+    cv_.notify_all();
+  }
+
+  // Sends the outcome without waiting for the reply: the activity thread is
+  // free for the next activity at once, and the reply (on a gRPC callback
+  // thread) frees the slot. Returns whether a response was issued (then
+  // FinishActivity runs when it completes). kind: 0 completed, 1 failed,
+  // 2 canceled, 3 async (no response).
+  bool Respond(const std::shared_ptr<ActivityContext>& context,
+               const wsv1::PollActivityTaskQueueResponse& task, int kind,
                converter::Payloads result, std::exception_ptr error,
                converter::Payloads last_details) {
     const converter::DataConverter& dc = core_->data_converter();
-    grpc::Status status;
+    // `this` outlives the call: Shutdown waits until FinishActivity ran.
+    auto done = [this, context, activity_id = task.activity_id()](const grpc::Status& status,
+                                                                  auto& /*response*/) {
+      if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
+        std::cerr << "temporalio: responding to activity " << activity_id
+                  << " failed: " << status.error_message() << "\n";
+      }
+      FinishActivity(context);
+    };
     if (kind == 0) {
       wsv1::RespondActivityTaskCompletedRequest request;
       request.set_namespace_(core_->namespace_());
       request.set_task_token(task.task_token());
       if (result.payloads_size() > 0) *request.mutable_result() = std::move(result);
       request.set_identity(options_.identity);
-      wsv1::RespondActivityTaskCompletedResponse response;
-      status = core_->Call(&Stub::RespondActivityTaskCompleted, request, &response);
+      core_->CallAsync<wsv1::RespondActivityTaskCompletedRequest,
+                       wsv1::RespondActivityTaskCompletedResponse>(
+          &AsyncStub::RespondActivityTaskCompleted, std::move(request), std::move(done));
     } else if (kind == 1) {
       wsv1::RespondActivityTaskFailedRequest request;
       request.set_namespace_(core_->namespace_());
@@ -352,8 +377,9 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       if (last_details.payloads_size() > 0) {
         *request.mutable_last_heartbeat_details() = std::move(last_details);
       }
-      wsv1::RespondActivityTaskFailedResponse response;
-      status = core_->Call(&Stub::RespondActivityTaskFailed, request, &response);
+      core_->CallAsync<wsv1::RespondActivityTaskFailedRequest,
+                       wsv1::RespondActivityTaskFailedResponse>(
+          &AsyncStub::RespondActivityTaskFailed, std::move(request), std::move(done));
     } else if (kind == 2) {
       wsv1::RespondActivityTaskCanceledRequest request;
       request.set_namespace_(core_->namespace_());
@@ -367,15 +393,13 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       } catch (...) {
       }
       request.set_identity(options_.identity);
-      wsv1::RespondActivityTaskCanceledResponse response;
-      status = core_->Call(&Stub::RespondActivityTaskCanceled, request, &response);
+      core_->CallAsync<wsv1::RespondActivityTaskCanceledRequest,
+                       wsv1::RespondActivityTaskCanceledResponse>(
+          &AsyncStub::RespondActivityTaskCanceled, std::move(request), std::move(done));
     } else {
-      return;
+      return false;
     }
-    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
-      std::cerr << "temporalio: responding to activity " << task.activity_id()
-                << " failed: " << status.error_message() << "\n";
-    }
+    return true;
   }
 
   client::Client client_;
