@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "sdk/activity/context_internal.h"
 #include "sdk/client/client_core.h"
 #include "sdk/client/proto_util.h"
@@ -255,6 +256,7 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
   // than the activity itself for short ones) until idle for a while or the
   // worker stops.
   void ActivityThread() {
+    common::SetCurrentThreadName("activity");
     std::unique_lock lock(mu_);
     for (;;) {
       if (work_.empty()) {

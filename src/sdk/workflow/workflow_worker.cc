@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/thread_name.h"
 #include "sdk/client/client_core.h"
 #include "sdk/converter/payload_visitor.h"
 #include "sdk/workflow/run.h"
@@ -316,6 +317,7 @@ class WorkflowWorkerImpl {
   // Executors wait on the completion queue: the thread that receives a
   // polled task runs it and sends its completion, with no hand-off.
   void ExecutorLoop(Executor* self) {
+    common::SetCurrentThreadName("wf-executor");
     CurrentExecutorSlot() = self;
     void* tag = nullptr;
     bool ok = false;

@@ -1,5 +1,7 @@
 #include "server/timer/timer_queue.h"
 
+#include "common/thread_name.h"
+
 namespace temporalio::server::timer {
 
 TimerQueue::TimerQueue(const common::Clock* clock) : clock_(clock), thread_([this] { Run(); }) {}
@@ -43,6 +45,7 @@ size_t TimerQueue::size() const {
 }
 
 void TimerQueue::Run() {
+  common::SetCurrentThreadName("server-timers");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (due_.empty()) {
