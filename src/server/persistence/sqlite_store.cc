@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/thread_name.h"
 
 namespace temporalio::server::persistence {
 namespace {
@@ -552,6 +553,7 @@ int SqliteStore::WalHook(void* self, sqlite3* db, const char* name, int frames) 
 }
 
 void SqliteStore::CheckpointLoop() {
+  common::SetCurrentThreadName("store-checkpt");
   std::unique_lock lock(checkpoint_mu_);
   for (;;) {
     checkpoint_wake_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stop_; });
@@ -646,6 +648,7 @@ void SqliteStore::TakeGroup(std::vector<Pending>& group) {
 }
 
 void SqliteStore::WriterLoop() {
+  common::SetCurrentThreadName("store-writer");
   MarkCurrentThreadAsWriter();
   std::vector<Pending> group;
   std::vector<absl::Status> results;
@@ -670,6 +673,13 @@ void SqliteStore::WriterLoop() {
       sync_wake_.notify_one();
       group = {};
       results = {};
+      // One transaction per fsync: while the syncer is still busy with an
+      // earlier group, new batches stay queued and join the next group
+      // instead of each forming a small transaction of their own. A group's
+      // tail pages (history, indexes, the rows of runs in flight) are then
+      // written to the WAL once for more batches.
+      std::unique_lock lock(sync_mu_);
+      sync_taken_.wait(lock, [this] { return sync_queue_.empty() || sync_paused_ || sync_stop_; });
       continue;
     }
     Finish(group, results);
@@ -684,6 +694,7 @@ void SqliteStore::Finish(std::vector<Pending>& group, std::vector<absl::Status>&
 }
 
 void SqliteStore::SyncLoop() {
+  common::SetCurrentThreadName("store-syncer");
   MarkCurrentThreadAsWriter();  // callbacks run here
   std::deque<SyncedGroup> groups;
   for (;;) {
@@ -698,6 +709,7 @@ void SqliteStore::SyncLoop() {
       groups.swap(sync_queue_);
       sync_busy_ = true;
     }
+    sync_taken_.notify_one();
     SyncAndFinish(groups);
     groups.clear();
   }
@@ -1072,6 +1084,7 @@ void SqliteStore::ResumeWriterForTesting() {
 void SqliteStore::PauseSyncForTesting() {
   std::lock_guard lock(sync_mu_);
   sync_paused_ = true;
+  sync_taken_.notify_all();
 }
 
 void SqliteStore::ResumeSyncForTesting() {

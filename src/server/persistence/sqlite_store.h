@@ -170,6 +170,7 @@ class SqliteStore final : public Store {
   };
   std::mutex sync_mu_;
   std::condition_variable sync_wake_;
+  std::condition_variable sync_taken_;  // writer: the syncer took the queued groups
   std::deque<SyncedGroup> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
   bool sync_stop_ ABSL_GUARDED_BY(sync_mu_) = false;
   bool sync_paused_ ABSL_GUARDED_BY(sync_mu_) = false;
