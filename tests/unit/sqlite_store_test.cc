@@ -615,7 +615,7 @@ TEST_F(SqliteStoreTest, HistoryOfAVersion2DatabaseSurvivesMigration3) {
   }
   // Back to the version-2 history table, filled out of run order.
   RawExec(
-      "DROP TABLE history; DROP TABLE history_runs; DELETE FROM schema_version WHERE version = 3;"
+      "DROP TABLE history; DROP TABLE history_runs; DELETE FROM schema_version WHERE version >= 3;"
       "CREATE TABLE history_events (namespace_id TEXT NOT NULL, run_id TEXT NOT NULL, "
       "event_id INTEGER NOT NULL, data BLOB NOT NULL, "
       "PRIMARY KEY (namespace_id, run_id, event_id));"
@@ -625,7 +625,7 @@ TEST_F(SqliteStoreTest, HistoryOfAVersion2DatabaseSurvivesMigration3) {
 
   std::unique_ptr<SqliteStore> store = OpenFile();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(RawQueryInt("SELECT MAX(version) FROM schema_version"), 3);
+  EXPECT_EQ(RawQueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(RawQueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'history_events'"), 0);
   auto read = [&](const std::string& ns, const std::string& run) {
     absl::StatusOr<std::vector<std::string>> events = store->ReadHistory(ns, run, 1, 0);
@@ -653,6 +653,48 @@ TEST_F(SqliteStoreTest, HistoryOfAVersion2DatabaseSurvivesMigration3) {
   reused.history.push_back({"ns", "run-2", 1, {"c1"}});
   ASSERT_TRUE(store->CommitSync(reused).ok());
   EXPECT_EQ(read("ns", "run-2"), (std::vector<std::string>{"c1"}));
+}
+
+// Migration 4 drops the executions indexes nothing reads; a version-3
+// database keeps its runs, and a run's close still updates its row in place.
+TEST_F(SqliteStoreTest, Version3DatabaseLosesUnreadExecutionIndexes) {
+  {
+    std::unique_ptr<SqliteStore> store = OpenFile();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->CommitSync(RunBatch("ns", 1)).ok());
+  }
+  RawExec(
+      "DELETE FROM schema_version WHERE version = 4;"
+      "CREATE INDEX executions_by_workflow_id ON executions (namespace_id, workflow_id);"
+      "CREATE INDEX executions_by_status ON executions (namespace_id, status, "
+      "start_time_unix_ns);"
+      "CREATE INDEX executions_by_start_time ON executions (namespace_id, start_time_unix_ns);");
+  const std::string count_indexes =
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+      "('executions_by_workflow_id', 'executions_by_status', 'executions_by_start_time')";
+  ASSERT_EQ(RawQueryInt(count_indexes), 3);
+
+  std::unique_ptr<SqliteStore> store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
+  EXPECT_EQ(RawQueryInt(count_indexes), 0);
+  EXPECT_EQ(RawQueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = "
+                        "'executions_start_order'"),
+            1);
+  absl::StatusOr<std::vector<ExecutionRecord>> executions = store->LoadExecutions();
+  ASSERT_TRUE(executions.ok());
+  ASSERT_EQ(executions->size(), 1u);
+  ExecutionRecord closed = (*executions)[0];
+  closed.status = 2;
+  closed.close_time_unix_ns = closed.start_time_unix_ns + 1;
+  WriteBatch close;
+  close.executions.push_back(closed);
+  ASSERT_TRUE(store->CommitSync(close).ok());
+  executions = store->LoadExecutions();
+  ASSERT_TRUE(executions.ok());
+  ASSERT_EQ(executions->size(), 1u);
+  EXPECT_EQ((*executions)[0].status, 2);
+  EXPECT_EQ((*executions)[0].close_time_unix_ns, closed.close_time_unix_ns);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaVersionIsRejected) {

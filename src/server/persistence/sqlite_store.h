@@ -40,7 +40,7 @@ namespace temporalio::server::persistence {
 class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // Group-commit caps: a group takes at most this many batches, and stops
   // adding batches once their payload bytes reach kMaxGroupBytes (a group
   // always takes at least one batch, however large).
