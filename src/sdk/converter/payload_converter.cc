@@ -159,18 +159,24 @@ Payload StringToJsonPayload(const std::string& value) {
   std::string data;
   data.reserve(value.size() + 2);
   data.push_back('"');
+  // Runs of characters that need no escape are copied in one append.
+  size_t run = 0;
   for (size_t i = 0; i < value.size();) {
     const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
     if (c >= 0x80) {
       const size_t len = Utf8SequenceLength(value, i);
       if (len == 0) {
         throw EncodeError("cannot encode value as JSON: invalid UTF-8 byte at index " +
                           std::to_string(i));
       }
-      data.append(value, i, len);
-      i += len;
+      i += len;  // well-formed UTF-8 is copied as is
       continue;
     }
+    data.append(value, run, i - run);
     switch (c) {  // the escapes of nlohmann::json::dump and JSON.stringify
       case '"':
         data.append("\\\"");
@@ -194,16 +200,13 @@ Payload StringToJsonPayload(const std::string& value) {
         data.append("\\t");
         break;
       default:
-        if (c < 0x20) {
-          data.append("\\u00");
-          data.push_back(kHex[c >> 4]);
-          data.push_back(kHex[c & 0xF]);
-        } else {
-          data.push_back(static_cast<char>(c));
-        }
+        data.append("\\u00");
+        data.push_back(kHex[c >> 4]);
+        data.push_back(kHex[c & 0xF]);
     }
-    ++i;
+    run = ++i;
   }
+  data.append(value, run, value.size() - run);
   data.push_back('"');
   return MakePayload(kEncodingJson, std::move(data));
 }
