@@ -127,10 +127,13 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     cv_.wait_until(lock, grace_end, [&] { return running_.empty(); });
     for (const auto& context : running_) context->RequestCancel(CancelReason::kWorkerShutdown);
     cv_.wait(lock, [&] { return running_.empty(); });
-    pool_stop_ = true;
-    work_cv_.notify_all();
-    cv_.wait(lock, [&] { return threads_ == 0; });
     lock.unlock();
+    {
+      std::unique_lock work_lock(work_mu_);
+      pool_stop_ = true;
+      work_cv_.notify_all();
+      work_cv_.wait(work_lock, [&] { return threads_ == 0; });
+    }
     scheduler_->Stop();
     lock.lock();
     shutdown_done_ = true;
@@ -241,9 +244,15 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
     {
       std::lock_guard lock(mu_);
       running_.insert(context);
+    }
+    {
+      std::unique_lock lock(work_mu_);
       work_.push_back({context, std::move(task)});
-      // Idle threads not yet woken for earlier jobs take this one.
+      // Idle threads not yet woken for earlier jobs take this one. Woken
+      // after the unlock, so that the thread does not block on the mutex
+      // still held here (a second wake-up per activity).
       if (idle_threads_ >= static_cast<int>(work_.size())) {
+        lock.unlock();
         work_cv_.notify_one();
         return;
       }
@@ -257,7 +266,7 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
   // worker stops.
   void ActivityThread() {
     common::SetCurrentThreadName("activity");
-    std::unique_lock lock(mu_);
+    std::unique_lock lock(work_mu_);
     for (;;) {
       if (work_.empty()) {
         if (pool_stop_) break;
@@ -277,7 +286,7 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
       lock.lock();
     }
     --threads_;
-    cv_.notify_all();
+    work_cv_.notify_all();  // Shutdown waits for threads_ == 0
   }
 
   void RunActivity(const std::shared_ptr<ActivityContext>& context,
@@ -420,15 +429,18 @@ class WorkerImpl : public std::enable_shared_from_this<WorkerImpl> {
   bool shutdown_started_ = false;  // mu_
   bool shutdown_done_ = false;     // mu_
   int slots_used_ = 0;             // mu_: polls + running activities
-  int threads_ = 0;                // mu_: activity threads alive
-  int idle_threads_ = 0;           // mu_: of those, waiting for work
-  bool pool_stop_ = false;         // mu_: idle threads exit
+  // The activity threads' queue has its own mutex: handing a task to a
+  // thread then does not contend with slot bookkeeping (pollers, replies).
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  int threads_ = 0;         // work_mu_: activity threads alive
+  int idle_threads_ = 0;    // work_mu_: of those, waiting for work
+  bool pool_stop_ = false;  // work_mu_: idle threads exit
   struct ActivityJob {
     std::shared_ptr<ActivityContext> context;
     std::unique_ptr<wsv1::PollActivityTaskQueueResponse> task;
   };
-  std::deque<ActivityJob> work_;  // mu_: polled tasks not yet on a thread
-  std::condition_variable work_cv_;
+  std::deque<ActivityJob> work_;  // work_mu_: polled tasks not yet on a thread
   static constexpr std::chrono::seconds kActivityThreadIdle{30};
   std::set<grpc::ClientContext*> poll_contexts_;        // mu_
   std::set<std::shared_ptr<ActivityContext>> running_;  // mu_
