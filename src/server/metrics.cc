@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <exception>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -48,7 +49,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name(kEvents[i].name)
                       .Help(kEvents[i].help)
                       .Register(*registry_);
-    events_[i]->Add({});  // exported (as 0) before the first event
+    event_counters_[i] = &events_[i]->Add({});  // exported (as 0) before the first event
   }
 }
 
@@ -70,16 +71,32 @@ absl::Status Metrics::Serve(const std::string& ip, int port) {
 
 void Metrics::RecordRequest(std::string_view service, std::string_view operation,
                             const absl::Status& status) {
-  prometheus::Labels labels{{"service_name", std::string(service)},
-                            {"operation", std::string(operation)}};
-  requests_->Add(labels).Increment();
+  // The request counter of each (service, operation) is looked up once:
+  // building and hashing a label set on every RPC was ~1% of the server's CPU.
+  thread_local std::string key;  // reused: no allocation per RPC
+  key.assign(service).append("/").append(operation);
+  prometheus::Counter* requests = nullptr;
+  {
+    std::lock_guard lock(request_counters_mu_);
+    auto it = request_counters_.find(key);
+    if (it == request_counters_.end()) {
+      it = request_counters_
+               .emplace(key, &requests_->Add({{"service_name", std::string(service)},
+                                              {"operation", std::string(operation)}}))
+               .first;
+    }
+    requests = it->second;
+  }
+  requests->Increment();
   if (!status.ok()) {
+    prometheus::Labels labels{{"service_name", std::string(service)},
+                              {"operation", std::string(operation)}};
     labels["status_code"] = absl::StatusCodeToString(status.code());
     errors_->Add(labels).Increment();
   }
 }
 
-void Metrics::Record(Event event) { events_[static_cast<size_t>(event)]->Add({}).Increment(); }
+void Metrics::Record(Event event) { event_counters_[static_cast<size_t>(event)]->Increment(); }
 
 std::string Metrics::Text() const {
   std::ostringstream out;

@@ -6,8 +6,10 @@
 #define TEMPORALIO_SERVER_METRICS_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,6 +63,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* errors_;
   prometheus::Family<prometheus::Counter>* events_[8];
+  prometheus::Counter* event_counters_[8];
+  std::mutex request_counters_mu_;
+  // "service/operation" -> its counter in requests_ (counters live as long as the family).
+  std::unordered_map<std::string, prometheus::Counter*> request_counters_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
 };
