@@ -377,6 +377,77 @@ TEST_F(SqliteStoreTest, DuplicateEventFailsOnlyItsBatch) {
   EXPECT_EQ(stats.failed_transactions, 0u);
 }
 
+// The writer remembers the history key of runs it appended to; a rolled-back
+// batch must not leave a key behind that the database no longer has (the
+// next run would get the same key, and the first run's events would land in
+// its history).
+TEST_F(SqliteStoreTest, RolledBackRunKeyIsNotReused) {
+  std::unique_ptr<SqliteStore> store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  WriteBatch failing;
+  failing.history.push_back({"ns", "run-new", 1, MakeEvents("run-new", 1, 2)});
+  failing.history.push_back({"ns", "run-new", 2, {"duplicate"}});
+  EXPECT_EQ(store->CommitSync(failing).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store->CommitSync(RunBatch("ns", 7)).ok());  // takes the key rolled back
+  WriteBatch retry;
+  retry.history.push_back({"ns", "run-new", 1, MakeEvents("run-new", 1, 2)});
+  ASSERT_TRUE(store->CommitSync(retry).ok());
+
+  absl::StatusOr<std::vector<std::string>> history = store->ReadHistory("ns", "run-new", 1, 0);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(*history, MakeEvents("run-new", 1, 2));
+  history = store->ReadHistory("ns", "run-7", 1, 0);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(*history, MakeEvents("run-7", 1, 3));
+  // And after a restart (nothing remembered).
+  store.reset();
+  store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  history = store->ReadHistory("ns", "run-new", 1, 0);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(*history, MakeEvents("run-new", 1, 2));
+}
+
+// ExecutionRecord::change only picks which statement is tried first: a wrong
+// hint still leaves the right row.
+TEST_F(SqliteStoreTest, WrongExecutionChangeHintsStillWriteTheRow) {
+  using Change = ExecutionRecord::Change;
+  std::unique_ptr<SqliteStore> store = OpenFile();
+  ASSERT_NE(store, nullptr);
+  auto write = [&](ExecutionRecord ex, Change hint) {
+    ex.change = hint;
+    WriteBatch batch;
+    batch.executions.push_back(std::move(ex));
+    return store->CommitSync(batch);
+  };
+  auto load = [&] {
+    absl::StatusOr<std::vector<ExecutionRecord>> executions = store->LoadExecutions();
+    EXPECT_TRUE(executions.ok()) << executions.status();
+    return executions.ok() ? *executions : std::vector<ExecutionRecord>{};
+  };
+  ExecutionRecord ex = MakeExecution("ns", 1);
+  ASSERT_TRUE(write(ex, Change::kState).ok());  // a new run hinted as an update
+  EXPECT_EQ(load(), std::vector<ExecutionRecord>{ex});
+  ex.state = "second";
+  ex.history_length = 5;
+  ASSERT_TRUE(write(ex, Change::kNewRun).ok());  // an update hinted as a new run
+  EXPECT_EQ(load(), std::vector<ExecutionRecord>{ex});
+  ex.status = 2;
+  ex.close_time_unix_ns = ex.start_time_unix_ns + 9;
+  ex.state = "closed";
+  ASSERT_TRUE(write(ex, Change::kState).ok());  // a close hinted as a state update
+  EXPECT_EQ(load(), std::vector<ExecutionRecord>{ex});
+  ex.task_queue = "moved";
+  ASSERT_TRUE(write(ex, Change::kClosed).ok());  // a fixed column changed too
+  EXPECT_EQ(load(), std::vector<ExecutionRecord>{ex});
+  ExecutionRecord other = MakeExecution("ns", 2);
+  ASSERT_TRUE(write(other, Change::kClosed).ok());  // a new run hinted as a close
+  EXPECT_EQ(load(), (std::vector<ExecutionRecord>{ex, other}));
+  ex.state = "right hint";
+  ASSERT_TRUE(write(ex, Change::kClosed).ok());
+  EXPECT_EQ(load(), (std::vector<ExecutionRecord>{ex, other}));
+}
+
 TEST_F(SqliteStoreTest, BadFirstEventIdFailsTheBatch) {
   std::unique_ptr<SqliteStore> store = OpenFile();
   ASSERT_NE(store, nullptr);

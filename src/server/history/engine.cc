@@ -97,6 +97,8 @@ struct UpdateEntry {
 
 // Sweep ticks (once a second); Execution::Touch() stamps the current one so
 // the sweep freezes only runs untouched for a while.
+using ExecutionChange = persistence::ExecutionRecord::Change;
+
 std::atomic<uint32_t> g_sweep_tick{0};
 
 // One run. `ms()` and `history()` are its mutable state and history. An idle
@@ -432,6 +434,7 @@ class EngineImpl {
       st::MutableState& ms = ex->ms();
       const std::vector<hv1::HistoryEvent>& history = ex->history();
       ms.set_state_transition_count(ms.state_transition_count() + 1);
+      const bool new_run = ex->persisted == 0;  // every run's first commit has its first event
       if (ex->persisted < history.size()) {
         persistence::HistoryAppend append;
         append.namespace_id = ms.namespace_id();
@@ -444,6 +447,9 @@ class EngineImpl {
         batch.history.push_back(std::move(append));
       }
       batch.executions.push_back(Record(*ex));
+      batch.executions.back().change = new_run                       ? ExecutionChange::kNewRun
+                                       : IsClosedStatus(ms.status()) ? ExecutionChange::kClosed
+                                                                     : ExecutionChange::kState;
       durable_marks.emplace_back(ex, static_cast<int64_t>(history.size()) + 1);
     }
     auto after = std::move(txn.after);

@@ -780,6 +780,7 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
       continue;
     }
     results[i] = batch_status;
+    run_seqs_.clear();  // the batch's history_runs inserts are rolled back
     if (sqlite3_get_autocommit(db)) {
       // Some errors (I/O, out of memory, disk full) make SQLite roll back the
       // whole transaction, taking the batches before this one with it.
@@ -792,6 +793,7 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
   }
   if (group_status.ok()) group_status = Exec(db, "COMMIT");
   if (!group_status.ok()) {
+    run_seqs_.clear();
     if (!sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK").IgnoreError();
     failed_transactions_.fetch_add(1, std::memory_order_relaxed);
     for (absl::Status& result : results) {
@@ -813,6 +815,17 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
 
 absl::StatusOr<int64_t> SqliteStore::HistoryRunSeq(const std::string& namespace_id,
                                                    const std::string& run_id) {
+  thread_local std::string key;
+  key.assign(namespace_id).append("/").append(run_id);
+  if (auto it = run_seqs_.find(key); it != run_seqs_.end()) return it->second;
+  if (run_seqs_.size() >= kMaxCachedRunSeqs) run_seqs_.clear();
+  absl::StatusOr<int64_t> seq = LookUpHistoryRunSeq(namespace_id, run_id);
+  if (seq.ok()) run_seqs_.emplace(key, *seq);
+  return seq;
+}
+
+absl::StatusOr<int64_t> SqliteStore::LookUpHistoryRunSeq(const std::string& namespace_id,
+                                                         const std::string& run_id) {
   Connection& conn = *writer_;
   absl::StatusOr<sqlite3_stmt*> select = conn.Prepare(kSelectHistoryRun);
   if (!select.ok()) return select.status();
@@ -867,9 +880,15 @@ absl::Status SqliteStore::ApplyBatch(const WriteBatch& batch) {
       BindBlob(stmt, 10, ex.state);
     };
     // The first statement that changes a row wins: state only, then status,
-    // then the upsert (a new run).
+    // then the upsert (a new run). The writer's hint skips the ones that
+    // cannot match (each a lookup of the row).
     for (const ExecutionRecord& ex : batch.executions) {
-      for (sqlite3_stmt* stmt : {*update, *update_status, *upsert}) {
+      sqlite3_stmt* const all[] = {*update, *update_status, *upsert};
+      const size_t first = ex.change == ExecutionRecord::Change::kNewRun   ? 2
+                           : ex.change == ExecutionRecord::Change::kClosed ? 1
+                                                                           : 0;
+      for (size_t k = first; k < std::size(all); ++k) {
+        sqlite3_stmt* stmt = all[k];
         StatementScope scope(stmt);
         bind(stmt, ex);
         if (absl::Status s = StepDone(db, stmt, "write execution"); !s.ok()) return s;
@@ -944,6 +963,7 @@ absl::Status SqliteStore::ApplyMetadataAndDeletes(const WriteBatch& batch) {
       if (absl::Status s = StepDone(db, *stmt, "delete search attribute"); !s.ok()) return s;
     }
   }
+  if (!batch.deleted_executions.empty()) run_seqs_.clear();
   for (const DeletedExecution& d : batch.deleted_executions) {
     for (const char* sql : {kDeleteExecution, kDeleteHistory, kDeleteHistoryRun}) {
       absl::StatusOr<sqlite3_stmt*> stmt = conn.Prepare(sql);

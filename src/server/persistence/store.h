@@ -37,8 +37,25 @@ struct ExecutionRecord {
   int64_t close_time_unix_ns = 0;  // 0 while open
   int64_t history_length = 0;
   std::string state;
+  // What the writer expects of this write, so that the store tries the
+  // statement that fits first. Only a hint: a wrong one costs a failed
+  // lookup, never a wrong row.
+  enum class Change : uint8_t {
+    kUnknown,
+    kNewRun,  // the run's first write
+    kState,   // an open run's state (status and close time unchanged)
+    kClosed,  // a closed run (its close, or a later change)
+  };
+  Change change = Change::kUnknown;
 
-  bool operator==(const ExecutionRecord&) const = default;
+  // The stored row's columns (not the hint).
+  bool operator==(const ExecutionRecord& o) const {
+    return namespace_id == o.namespace_id && workflow_id == o.workflow_id && run_id == o.run_id &&
+           workflow_type == o.workflow_type && task_queue == o.task_queue && status == o.status &&
+           start_time_unix_ns == o.start_time_unix_ns &&
+           close_time_unix_ns == o.close_time_unix_ns && history_length == o.history_length &&
+           state == o.state;
+  }
 };
 
 // Events appended to one run's history: events[i] has id first_event_id + i.
