@@ -187,7 +187,7 @@ async function startWorker(lang, server, { maxCached } = {}) {
   let child;
   if (lang === 'cpp') {
     const args = ['worker', '--address', server.address, '--task-queue', taskQueue, '--wft-slots', String(opts.wftSlots),
-      '--activity-pollers', '64'];
+      '--activity-pollers', '4'];
     if (maxCached) args.push('--max-cached', String(maxCached));
     child = run(BENCH, args, { stdin: 'pipe', name: 'cpp-worker' });
   } else {
@@ -333,7 +333,7 @@ async function benchHello() {
     '1. Hello throughput',
     `BenchHello (1 activity, 1 KiB payload in and out), closed loop with ${opts.concurrency} workflows in flight, ` +
       `${opts.duration} s per run after ${opts.warmup} s warm-up, SQLite WAL synchronous=FULL; median (runs). ` +
-      `C++ worker: ${opts.wftSlots} workflow-task slots, 64 activity pollers; TS worker: the SDK's defaults.`,
+      `C++ worker: ${opts.wftSlots} workflow-task slots, 4 activity pollers (activities start eagerly), jemalloc; TS worker: the SDK's defaults.`,
     ['metric', 'C++ worker', 'TS worker', 'C++/TS'],
     [
       row('completed workflows/s', (r) => r.throughput),

@@ -111,7 +111,7 @@ int RunWorker(const Args& args) {
   options.task_queue = args.Str("task-queue");
   options.max_cached_workflows = static_cast<size_t>(args.Num("max-cached", 1000));
   options.workflow_task_slots = static_cast<int>(args.Num("wft-slots", 64));
-  options.activity_pollers = static_cast<int>(args.Num("activity-pollers", 64));
+  options.activity_pollers = static_cast<int>(args.Num("activity-pollers", 4));
   BenchWorker worker(options);
   std::printf("ready\n");
   std::fflush(stdout);
