@@ -599,6 +599,32 @@ TEST_F(ServerTest, PollWithNoTaskReturnsEmptyBeforeTheDeadline) {
   EXPECT_TRUE(resp.task_token().empty());
 }
 
+// A worker that cancelled its poll (one shutting down) is not handed a task:
+// the next poll gets it at once instead of after the task's timeout.
+TEST_F(ServerTest, CancelledPollIsNotHandedATask) {
+  ws::PollWorkflowTaskQueueRequest req;
+  req.set_namespace_("default");
+  req.mutable_task_queue()->set_name(task_queue_);
+  req.set_identity("worker-going-away");
+  ws::PollWorkflowTaskQueueResponse gone_resp;
+  grpc::ClientContext gone_ctx;
+  gone_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  std::promise<grpc::Status> gone_done;
+  stub_->async()->PollWorkflowTaskQueue(&gone_ctx, &req, &gone_resp,
+                                        [&](grpc::Status s) { gone_done.set_value(s); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // parked on the server
+  gone_ctx.TryCancel();
+  EXPECT_EQ(gone_done.get_future().get().error_code(), grpc::StatusCode::CANCELLED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the server saw it
+
+  Start("wf-after-cancelled-poll");
+  // This poll ends (empty) before the 10 s workflow task timeout would hand
+  // a lost task out again.
+  ws::PollWorkflowTaskQueueResponse task = PollWorkflowTask();
+  EXPECT_FALSE(task.task_token().empty()) << "the task went to the cancelled poll";
+  EXPECT_EQ(task.workflow_execution().workflow_id(), "wf-after-cancelled-poll");
+}
+
 // One workflow task completion per command kind: the events it writes.
 TEST_F(ServerTest, EachCommandWritesItsEvents) {
   struct Case {

@@ -68,32 +68,6 @@ history::Done FinishWith(grpc::ServerUnaryReactor* reactor, Metrics* metrics, co
   };
 }
 
-// A long poll that the client may abandon (worker shutdown cancels its polls).
-class PollReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit PollReactor(history::Engine* engine) : engine_(engine) {}
-  // Called once the engine has the poll; it may already be finished.
-  void Registered(uint64_t poll_id) {
-    poll_id_.store(poll_id);
-    if (cancelled_.load()) engine_->CancelPoll(poll_id);
-    Unref();
-  }
-  void OnCancel() override {
-    cancelled_.store(true);
-    if (uint64_t id = poll_id_.load()) engine_->CancelPoll(id);
-  }
-  void OnDone() override { Unref(); }
-
- private:
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
-  }
-  history::Engine* engine_;
-  std::atomic<uint64_t> poll_id_{0};
-  std::atomic<bool> cancelled_{false};
-  std::atomic<int> refs_{2};  // OnDone + Registered
-};
-
 }  // namespace
 
 WorkflowService::WorkflowService(history::Engine* engine, std::string server_version,
@@ -161,10 +135,10 @@ grpc::ServerUnaryReactor* WorkflowService::GetClusterInfo(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* WorkflowService::Name(grpc::CallbackServerContext* context, \
                                                   const wsv1::Name##Request* request,   \
                                                   wsv1::Name##Response* response) {     \
-    auto* reactor = new PollReactor(engine_);                                           \
-    uint64_t id = engine_->Name(*request, response, Deadline(context),                  \
-                                FinishWith(reactor, metrics_, #Name, response));        \
-    reactor->Registered(id);                                                            \
+    auto* reactor = context->DefaultReactor();                                          \
+    engine_->Name(*request, response, Deadline(context),                                \
+                  FinishWith(reactor, metrics_, #Name, response),                       \
+                  [context] { return context->IsCancelled(); });                        \
     return reactor;                                                                     \
   }
 

@@ -247,6 +247,9 @@ struct Poller {
   void* resp = nullptr;
   Done done;
   uint64_t timer_id = 0;
+  // True once the client gave up on the poll (cancelled it, e.g. a worker
+  // shutting down). Unset: never.
+  std::function<bool()> client_gone;
 };
 
 struct PendingQuery {
@@ -624,6 +627,15 @@ class EngineImpl {
       Poller poller = std::move(it->second);
       pollers_.erase(it);
       timers_.Cancel(poller.timer_id);
+      if (poller.client_gone && poller.client_gone()) {
+        // Checked here rather than removed when the cancellation arrives:
+        // a task handed to it would be lost until its timeout. The call
+        // still ends (as the real server's matching drops a gone poller).
+        poll_deadlines_.erase(poll_id);
+        mu_.RunAfterUnlock(
+            [done = std::move(poller.done)] { done(absl::CancelledError("poll cancelled")); });
+        continue;
+      }
       if (TryStartTask(poller, task)) {
         poll_deadlines_.erase(poll_id);
         return;
@@ -672,7 +684,8 @@ class EngineImpl {
 
   // Validates a poll request and parks or serves it.
   template <class Request>
-  uint64_t StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline, Done done);
+  uint64_t StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline, Done done,
+                     std::function<bool()> client_gone);
 
   uint64_t Poll(Poller poller, TimePoint deadline) {
     uint64_t poll_id = next_id_++;
@@ -3902,7 +3915,7 @@ void Engine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
 
 template <class Request>
 uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline,
-                               Done done) {
+                               Done done, std::function<bool()> client_gone) {
   std::unique_lock lock(mu_);
   auto ns = FindNamespace(req.namespace_());
   absl::Status invalid = !ns.ok() ? ns.status()
@@ -3922,19 +3935,24 @@ uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, Ti
   p.sticky = req.task_queue().kind() == ev1::TASK_QUEUE_KIND_STICKY;
   p.resp = resp;
   p.done = std::move(done);
+  p.client_gone = std::move(client_gone);
   return Poll(std::move(p), deadline);
 }
 
 uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
                                        wsv1::PollWorkflowTaskQueueResponse* resp,
-                                       common::TimePoint deadline, Done done) {
-  return impl_->StartPoll(req, resp, /*activity=*/false, deadline, std::move(done));
+                                       common::TimePoint deadline, Done done,
+                                       std::function<bool()> client_gone) {
+  return impl_->StartPoll(req, resp, /*activity=*/false, deadline, std::move(done),
+                          std::move(client_gone));
 }
 
 uint64_t Engine::PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
                                        wsv1::PollActivityTaskQueueResponse* resp,
-                                       common::TimePoint deadline, Done done) {
-  return impl_->StartPoll(req, resp, /*activity=*/true, deadline, std::move(done));
+                                       common::TimePoint deadline, Done done,
+                                       std::function<bool()> client_gone) {
+  return impl_->StartPoll(req, resp, /*activity=*/true, deadline, std::move(done),
+                          std::move(client_gone));
 }
 
 void Engine::CancelPoll(uint64_t poll_id) { impl_->CancelPoll(poll_id); }
