@@ -95,10 +95,10 @@ struct UpdateEntry {
   int64_t accepted_event_id = 0;
 };
 
-// Sweep ticks (once a second); Execution::Touch() stamps the current one so
-// the sweep freezes only runs untouched for a while.
 using ExecutionChange = persistence::ExecutionRecord::Change;
 
+// Sweep ticks (once a second); Execution::Touch() stamps the current one so
+// the sweep freezes only runs untouched for a while.
 std::atomic<uint32_t> g_sweep_tick{0};
 
 // One run. `ms()` and `history()` are its mutable state and history. An idle
