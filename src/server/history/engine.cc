@@ -668,24 +668,10 @@ class EngineImpl {
     done(absl::OkStatus());  // empty response: no task before the deadline
   }
 
-  void CancelPoll(uint64_t poll_id) {
-    Done done;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pollers_.find(poll_id);
-      if (it == pollers_.end()) return;
-      timers_.Cancel(it->second.timer_id);
-      done = std::move(it->second.done);
-      pollers_.erase(it);
-      poll_deadlines_.erase(poll_id);
-    }
-    done(absl::CancelledError("poll cancelled"));
-  }
-
   // Validates a poll request and parks or serves it.
   template <class Request>
-  uint64_t StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline, Done done,
-                     std::function<bool()> client_gone);
+  void StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline, Done done,
+                 std::function<bool()> client_gone);
 
   uint64_t Poll(Poller poller, TimePoint deadline) {
     uint64_t poll_id = next_id_++;
@@ -3914,8 +3900,8 @@ void Engine::DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
 }
 
 template <class Request>
-uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline,
-                               Done done, std::function<bool()> client_gone) {
+void EngineImpl::StartPoll(const Request& req, void* resp, bool activity, TimePoint deadline,
+                           Done done, std::function<bool()> client_gone) {
   std::unique_lock lock(mu_);
   auto ns = FindNamespace(req.namespace_());
   absl::Status invalid = !ns.ok() ? ns.status()
@@ -3925,7 +3911,7 @@ uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, Ti
                                      : absl::OkStatus();
   if (!invalid.ok()) {
     Reply(lock, std::move(done), std::move(invalid));
-    return 0;
+    return;
   }
   Poller p;
   p.activity = activity;
@@ -3936,26 +3922,23 @@ uint64_t EngineImpl::StartPoll(const Request& req, void* resp, bool activity, Ti
   p.resp = resp;
   p.done = std::move(done);
   p.client_gone = std::move(client_gone);
-  return Poll(std::move(p), deadline);
+  Poll(std::move(p), deadline);
 }
 
-uint64_t Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
-                                       wsv1::PollWorkflowTaskQueueResponse* resp,
-                                       common::TimePoint deadline, Done done,
-                                       std::function<bool()> client_gone) {
-  return impl_->StartPoll(req, resp, /*activity=*/false, deadline, std::move(done),
-                          std::move(client_gone));
+void Engine::PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
+                                   wsv1::PollWorkflowTaskQueueResponse* resp,
+                                   common::TimePoint deadline, Done done,
+                                   std::function<bool()> client_gone) {
+  impl_->StartPoll(req, resp, /*activity=*/false, deadline, std::move(done),
+                   std::move(client_gone));
 }
 
-uint64_t Engine::PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
-                                       wsv1::PollActivityTaskQueueResponse* resp,
-                                       common::TimePoint deadline, Done done,
-                                       std::function<bool()> client_gone) {
-  return impl_->StartPoll(req, resp, /*activity=*/true, deadline, std::move(done),
-                          std::move(client_gone));
+void Engine::PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
+                                   wsv1::PollActivityTaskQueueResponse* resp,
+                                   common::TimePoint deadline, Done done,
+                                   std::function<bool()> client_gone) {
+  impl_->StartPoll(req, resp, /*activity=*/true, deadline, std::move(done), std::move(client_gone));
 }
-
-void Engine::CancelPoll(uint64_t poll_id) { impl_->CancelPoll(poll_id); }
 
 void Engine::RespondWorkflowTaskCompleted(const wsv1::RespondWorkflowTaskCompletedRequest& req,
                                           wsv1::RespondWorkflowTaskCompletedResponse* resp,

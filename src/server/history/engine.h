@@ -124,19 +124,15 @@ class Engine {
   void DescribeTaskQueue(const wsv1::DescribeTaskQueueRequest& req,
                          wsv1::DescribeTaskQueueResponse* resp, Done done);
 
-  // Workers. Polls return a poll id for CancelPoll. `client_gone` (may be
-  // empty) tells whether the client cancelled the poll: asked, under the
-  // engine lock, before a task is handed to the poll, which is then ended
-  // with CANCELLED instead.
-  uint64_t PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
-                                 wsv1::PollWorkflowTaskQueueResponse* resp,
-                                 common::TimePoint deadline, Done done,
-                                 std::function<bool()> client_gone = nullptr);
-  uint64_t PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
-                                 wsv1::PollActivityTaskQueueResponse* resp,
-                                 common::TimePoint deadline, Done done,
-                                 std::function<bool()> client_gone = nullptr);
-  void CancelPoll(uint64_t poll_id);
+  // Workers. `client_gone` (may be empty) tells whether the client
+  // cancelled the poll: asked, under the engine lock, before a task is
+  // handed to the poll, which is then ended with CANCELLED instead.
+  void PollWorkflowTaskQueue(const wsv1::PollWorkflowTaskQueueRequest& req,
+                             wsv1::PollWorkflowTaskQueueResponse* resp, common::TimePoint deadline,
+                             Done done, std::function<bool()> client_gone = nullptr);
+  void PollActivityTaskQueue(const wsv1::PollActivityTaskQueueRequest& req,
+                             wsv1::PollActivityTaskQueueResponse* resp, common::TimePoint deadline,
+                             Done done, std::function<bool()> client_gone = nullptr);
   void RespondWorkflowTaskCompleted(const wsv1::RespondWorkflowTaskCompletedRequest& req,
                                     wsv1::RespondWorkflowTaskCompletedResponse* resp, Done done);
   void RespondWorkflowTaskFailed(const wsv1::RespondWorkflowTaskFailedRequest& req,

@@ -138,13 +138,14 @@ class SqliteStore final : public Store {
   // The integer that keys a run's history rows, created on its first append.
   // Writer connection, inside the group transaction.
   absl::StatusOr<int64_t> HistoryRunSeq(const std::string& namespace_id, const std::string& run_id);
+  // HistoryRunSeq without the cache below: SELECT, or INSERT a new one.
+  absl::StatusOr<int64_t> LookUpHistoryRunSeq(const std::string& namespace_id,
+                                              const std::string& run_id);
   // Seqs of recently appended runs (writer thread, writer_->mu held): a run
   // in flight appends several times within a few seconds, and this spares a
   // SELECT per append. Bounded (cleared when full); cleared whenever a
   // batch or transaction is rolled back, since an insert it made is gone.
   std::unordered_map<std::string, int64_t> run_seqs_;
-  absl::StatusOr<int64_t> LookUpHistoryRunSeq(const std::string& namespace_id,
-                                              const std::string& run_id);
   static constexpr size_t kMaxCachedRunSeqs = 8192;
   absl::Status RunPrepared(const char* sql);  // writer thread, writer_->mu held
   // Search-attribute upserts/removals and run deletions of a batch.

@@ -48,14 +48,7 @@ struct ExecutionRecord {
   };
   Change change = Change::kUnknown;
 
-  // The stored row's columns (not the hint).
-  bool operator==(const ExecutionRecord& o) const {
-    return namespace_id == o.namespace_id && workflow_id == o.workflow_id && run_id == o.run_id &&
-           workflow_type == o.workflow_type && task_queue == o.task_queue && status == o.status &&
-           start_time_unix_ns == o.start_time_unix_ns &&
-           close_time_unix_ns == o.close_time_unix_ns && history_length == o.history_length &&
-           state == o.state;
-  }
+  bool operator==(const ExecutionRecord&) const = default;
 };
 
 // Events appended to one run's history: events[i] has id first_event_id + i.
