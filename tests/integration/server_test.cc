@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,6 +171,22 @@ class ServerTest : public ::testing::Test {
 };
 
 using E = ev::EventType;
+
+// Run ids are RFC 9562 version-7 UUIDs: random to a client, but later runs sort
+// after earlier ones, so the store's run-id indexes grow at their end.
+TEST_F(ServerTest, RunIdsAreTimeOrderedUuids) {
+  const std::regex v7("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::vector<std::string> run_ids;
+  for (int i = 0; i < 3; ++i) {
+    run_ids.push_back(Start("uuid-wf-" + std::to_string(i)));
+    EXPECT_TRUE(std::regex_match(run_ids.back(), v7)) << run_ids.back();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a new millisecond
+  }
+  EXPECT_LT(run_ids[0], run_ids[1]);
+  EXPECT_LT(run_ids[1], run_ids[2]);
+  std::set<std::string> distinct(run_ids.begin(), run_ids.end());
+  EXPECT_EQ(distinct.size(), run_ids.size());
+}
 
 TEST_F(ServerTest, TimerWorkflowHasTheRealServersEventSequence) {
   Start("timer-wf");

@@ -2630,7 +2630,7 @@ class EngineImpl {
     const Continuation& cont = continuation ? *continuation : kNone;
     auto owned = std::make_unique<Execution>(&execution_context_);
     Execution& ex = *owned;
-    const std::string run_id = NewUuid();
+    const std::string run_id = common::NewTimeOrderedUuid();
     st::MutableState& ms = ex.ms();
     ms.set_namespace_id(ns.id);
     ms.set_workflow_id(req.workflow_id());
