@@ -1,5 +1,7 @@
 #include "server/timer/timer_queue.h"
 
+#include <algorithm>
+
 #include "common/thread_name.h"
 
 namespace temporalio::server::timer {
@@ -12,19 +14,30 @@ uint64_t TimerQueue::Schedule(common::TimePoint when, Callback callback) {
   std::lock_guard lock(mu_);
   uint64_t id = next_id_++;
   if (stopping_) return id;
-  bool earliest = due_.empty() || when < due_.begin()->first.first;
-  due_.emplace(std::make_pair(when, id), std::move(callback));
-  by_id_.emplace(id, when);
+  bool earliest = callbacks_.empty() || when < heap_.front().when;
+  callbacks_.emplace(id, std::move(callback));
+  heap_.push_back(Due{when, id});
+  std::push_heap(heap_.begin(), heap_.end());
   if (earliest) cv_.notify_one();
   return id;
 }
 
 void TimerQueue::Cancel(uint64_t id) {
   std::lock_guard lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return;
-  due_.erase(std::make_pair(it->second, id));
-  by_id_.erase(it);
+  if (callbacks_.erase(id) == 0) return;
+  PopCancelled();
+  // Bound the memory of cancelled entries still deep in the heap.
+  if (heap_.size() > 1024 && heap_.size() > 4 * callbacks_.size()) {
+    std::erase_if(heap_, [this](const Due& d) { return !callbacks_.contains(d.id); });
+    std::make_heap(heap_.begin(), heap_.end());
+  }
+}
+
+void TimerQueue::PopCancelled() {
+  while (!heap_.empty() && !callbacks_.contains(heap_.front().id)) {
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.pop_back();
+  }
 }
 
 void TimerQueue::Stop() {
@@ -32,8 +45,8 @@ void TimerQueue::Stop() {
     std::lock_guard lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    due_.clear();
-    by_id_.clear();
+    heap_.clear();
+    callbacks_.clear();
   }
   cv_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -41,27 +54,29 @@ void TimerQueue::Stop() {
 
 size_t TimerQueue::size() const {
   std::lock_guard lock(mu_);
-  return due_.size();
+  return callbacks_.size();
 }
 
 void TimerQueue::Run() {
   common::SetCurrentThreadName("server-timers");
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (due_.empty()) {
+    PopCancelled();
+    if (heap_.empty()) {
       cv_.wait(lock);
       continue;
     }
-    auto first = due_.begin();
-    common::TimePoint when = first->first.first;
-    if (clock_->Now() < when) {
+    const Due first = heap_.front();
+    if (clock_->Now() < first.when) {
       // The system clock; a virtual clock would notify on advance.
-      cv_.wait_until(lock, when);
+      cv_.wait_until(lock, first.when);
       continue;
     }
-    Callback callback = std::move(first->second);
-    by_id_.erase(first->first.second);
-    due_.erase(first);
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.pop_back();
+    auto it = callbacks_.find(first.id);
+    Callback callback = std::move(it->second);
+    callbacks_.erase(it);
     lock.unlock();
     callback();
     lock.lock();

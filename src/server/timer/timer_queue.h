@@ -5,10 +5,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <thread>
-#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "common/clock.h"
 
@@ -34,14 +35,31 @@ class TimerQueue {
   size_t size() const;
 
  private:
+  struct Due {
+    common::TimePoint when;
+    uint64_t id;
+    // std::push_heap keeps the greatest on top; the earliest must be.
+    bool operator<(const Due& other) const {
+      return when != other.when ? when > other.when : id > other.id;
+    }
+  };
+
   void Run();
+  // Drops cancelled entries from the top of the heap; mu_ held.
+  void PopCancelled();
 
   const common::Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // Guarded by mu_. Key: (due time, id) so equal times keep schedule order.
-  std::map<std::pair<common::TimePoint, uint64_t>, Callback> due_;
-  std::map<uint64_t, common::TimePoint> by_id_;
+  // Guarded by mu_. A binary heap on (due time, id), so equal times keep
+  // schedule order, plus the callbacks of the timers still pending. A
+  // cancelled timer only leaves `callbacks_`; its heap entry is dropped when
+  // it reaches the top, or when cancelled entries outnumber pending ones.
+  // (A server schedules several timers per workflow and cancels most poll
+  // timers: a heap push is a few moves in one array where a tree insert was
+  // two node allocations and a walk of two trees.)
+  std::vector<Due> heap_;
+  absl::flat_hash_map<uint64_t, Callback> callbacks_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;
