@@ -4,7 +4,9 @@
 #ifndef TEMPORALIO_SERVER_FRONTEND_WORKFLOW_SERVICE_H_
 #define TEMPORALIO_SERVER_FRONTEND_WORKFLOW_SERVICE_H_
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "server/history/engine.h"
 #include "server/metrics.h"
@@ -64,6 +66,9 @@ class WorkflowService final : public wsv1::WorkflowService::CallbackService {
 
  private:
   history::Engine* engine_;
+  // The per-method allocators that put each call's request and response on
+  // a protobuf arena; they must outlive the server, as this service does.
+  std::vector<std::shared_ptr<void>> allocators_;
   std::string server_version_;
   Metrics* metrics_;
 };
