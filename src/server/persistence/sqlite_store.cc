@@ -766,10 +766,31 @@ absl::Status SqliteStore::RunPrepared(const char* sql) {
   return StepDone(writer_->db, *stmt, sql);
 }
 
+bool SqliteStore::ApplyGroupAtOnce(std::vector<Pending>& group) {
+  sqlite3* db = writer_->db;
+  bool applied = Exec(db, "BEGIN IMMEDIATE").ok();
+  for (size_t i = 0; applied && i < group.size(); ++i) applied = ApplyBatch(group[i].batch).ok();
+  if (applied) applied = Exec(db, "COMMIT").ok();
+  if (!applied) {
+    run_seqs_.clear();  // history_runs inserts are rolled back
+    if (!sqlite3_get_autocommit(db)) Exec(db, "ROLLBACK").IgnoreError();
+  }
+  return applied;
+}
+
 void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results) {
   results.assign(group.size(), absl::OkStatus());
   std::lock_guard lock(writer_->mu);
   sqlite3* db = writer_->db;
+  // Batches almost never fail (a failure is a constraint the engine should
+  // not break, or an I/O error), so the group is first applied without a
+  // savepoint per batch (two statements each). If any batch fails, all is
+  // rolled back and the group applied again below, each batch under its own
+  // savepoint, so that only the failing batch fails.
+  if (ApplyGroupAtOnce(group)) {
+    RecordCommittedGroup(group, results);
+    return;
+  }
   absl::Status group_status = Exec(db, "BEGIN IMMEDIATE");
   for (size_t i = 0; group_status.ok() && i < group.size(); ++i) {
     group_status = RunPrepared("SAVEPOINT batch");
@@ -801,6 +822,11 @@ void SqliteStore::ApplyGroup(std::vector<Pending>& group, std::vector<absl::Stat
     }
     return;
   }
+  RecordCommittedGroup(group, results);
+}
+
+void SqliteStore::RecordCommittedGroup(const std::vector<Pending>& group,
+                                       const std::vector<absl::Status>& results) {
   transactions_.fetch_add(1, std::memory_order_relaxed);
   uint64_t events = 0;
   for (size_t i = 0; i < group.size(); ++i) {

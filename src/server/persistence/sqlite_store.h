@@ -134,6 +134,11 @@ class SqliteStore final : public Store {
   absl::Status SyncWal();  // syncer thread, or a driving thread while the syncer is idle
   // Runs one group transaction; fills `results` (one per batch).
   void ApplyGroup(std::vector<Pending>& group, std::vector<absl::Status>& results);
+  // One transaction for the whole group, no savepoints; rolls back and
+  // returns false if any batch (or the commit) fails. Holds writer_->mu.
+  bool ApplyGroupAtOnce(std::vector<Pending>& group);
+  void RecordCommittedGroup(const std::vector<Pending>& group,
+                            const std::vector<absl::Status>& results);
   absl::Status ApplyBatch(const WriteBatch& batch);
   // The integer that keys a run's history rows, created on its first append.
   // Writer connection, inside the group transaction.
