@@ -136,6 +136,7 @@ class LoadGen {
         tag_(RandomTag()) {
     grpc::ChannelArguments channel_args;
     channel_args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+    channel_args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // as the SDK's client channel
     stub_ = wsv1::WorkflowService::NewStub(
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), channel_args));
   }
