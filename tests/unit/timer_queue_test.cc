@@ -53,10 +53,14 @@ class Gate {
   std::promise<void> opened_;
 };
 
-TEST(TimerQueueTest, RunsInDueOrderAndEqualTimesInScheduleOrder) {
+class TimerQueueTest : public ::testing::Test {
+ protected:
   common::SystemClock clock;
-  TimerQueue queue(&clock);
-  Recorder recorder;
+  Recorder recorder;  // outlives the queue, whose thread may still call it
+  TimerQueue queue{&clock};
+};
+
+TEST_F(TimerQueueTest, RunsInDueOrderAndEqualTimesInScheduleOrder) {
   Gate gate(queue, clock);
   const auto base = clock.Now() + milliseconds(30);
   queue.Schedule(base + milliseconds(20), recorder.Add(4));
@@ -69,10 +73,7 @@ TEST(TimerQueueTest, RunsInDueOrderAndEqualTimesInScheduleOrder) {
   EXPECT_EQ(queue.size(), 0u);
 }
 
-TEST(TimerQueueTest, CancelledCallbacksNeverRunAndTheRestKeepTheirOrder) {
-  common::SystemClock clock;
-  TimerQueue queue(&clock);
-  Recorder recorder;
+TEST_F(TimerQueueTest, CancelledCallbacksNeverRunAndTheRestKeepTheirOrder) {
   Gate gate(queue, clock);
   const auto base = clock.Now() + milliseconds(50);
   // Enough cancelled entries that the heap is compacted several times.
@@ -98,10 +99,7 @@ TEST(TimerQueueTest, CancelledCallbacksNeverRunAndTheRestKeepTheirOrder) {
   EXPECT_EQ(queue.size(), 0u);
 }
 
-TEST(TimerQueueTest, AnEarlierTimerWakesTheQueueBeforeALaterOne) {
-  common::SystemClock clock;
-  TimerQueue queue(&clock);
-  Recorder recorder;
+TEST_F(TimerQueueTest, AnEarlierTimerWakesTheQueueBeforeALaterOne) {
   queue.Schedule(clock.Now() + std::chrono::hours(1), recorder.Add(2));
   const uint64_t cancelled =
       queue.Schedule(clock.Now() + std::chrono::minutes(30), recorder.Add(9));
