@@ -276,6 +276,38 @@ TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
   EXPECT_EQ(described.workflow_execution_info().history_length(), 10);
 }
 
+// Due timers fire in start order; a cancelled timer and one not yet due do not.
+TEST_F(ServerTest, DueTimersFireInStartOrderAndCancelledOnesNever) {
+  Start("many-timers");
+  auto task = PollWorkflowTask();
+  cmd::Command cancel;
+  cancel.set_command_type(ev::COMMAND_TYPE_CANCEL_TIMER);
+  cancel.mutable_cancel_timer_command_attributes()->set_timer_id("c");
+  ASSERT_TRUE(
+      Complete(task.task_token(), {StartTimer("a", 100), StartTimer("b", 100), StartTimer("c", 100),
+                                   StartTimer("late", 3600 * 1000), cancel})
+          .ok());
+  std::vector<std::string> fired;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fired.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    fired.clear();
+    for (const auto& e : History("many-timers")) {
+      if (e.event_type() == E::EVENT_TYPE_TIMER_FIRED) {
+        fired.push_back(e.timer_fired_event_attributes().timer_id());
+      }
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for a wrong third
+  fired.clear();
+  for (const auto& e : History("many-timers")) {
+    if (e.event_type() == E::EVENT_TYPE_TIMER_FIRED) {
+      fired.push_back(e.timer_fired_event_attributes().timer_id());
+    }
+  }
+  EXPECT_EQ(fired, (std::vector<std::string>{"a", "b"}));
+}
+
 // A workflow task's timeout timer usually fires after the task completed; on
 // a frozen run that must not thaw it (a thaw reads the history back from the
 // store). Scans and timers of closed runs do not thaw either.
@@ -1070,6 +1102,47 @@ TEST_F(ServerTest, StickyTaskFallsBackToTheNormalQueue) {
     EXPECT_EQ(moved.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
     ASSERT_TRUE(Complete(moved.task_token(), {CompleteWorkflow("1")}).ok());
   }
+}
+
+// A worker that shuts down forgets its parked runs' sticky queue without
+// thawing them (each thaw reads a whole history back from the store); their
+// next task then goes straight to the normal queue.
+TEST_F(ServerTest, ShutdownWorkerDoesNotThawParkedRuns) {
+  const std::string sticky = "sticky-queue-parked";
+  Start("parked");
+  auto task = PollWorkflowTask();
+  ws::RespondWorkflowTaskCompletedRequest req;
+  req.set_namespace_("default");
+  req.set_task_token(task.task_token());
+  *req.add_commands() = StartTimer("t", 3600 * 1000);
+  req.mutable_sticky_attributes()->mutable_worker_task_queue()->set_name(sticky);
+  req.mutable_sticky_attributes()->mutable_schedule_to_start_timeout()->set_seconds(60);
+  ws::RespondWorkflowTaskCompletedResponse resp;
+  ASSERT_TRUE(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(WaitForFrozenRuns(), 1u);
+  const uint64_t thaws = server_->GetStats().thawed_runs;
+
+  ws::ShutdownWorkerRequest sd;
+  sd.set_namespace_("default");
+  sd.set_sticky_task_queue(sticky);
+  ws::ShutdownWorkerResponse sdr;
+  ASSERT_TRUE(stub_->ShutdownWorker(Ctx().get(), sd, &sdr).ok());
+  EXPECT_EQ(server_->GetStats().thawed_runs, thaws);
+  EXPECT_EQ(server_->GetStats().frozen_runs, 1u);
+
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("parked");
+  sig.set_signal_name("wake");
+  ws::SignalWorkflowExecutionResponse sr;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sr).ok());
+  // The sticky queue's 60 s schedule-to-start timeout is not waited out: the
+  // task is on the normal queue, with the full history.
+  auto moved = PollWorkflowTask();
+  ASSERT_FALSE(moved.task_token().empty());
+  EXPECT_EQ(moved.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  EXPECT_EQ(Types(moved).back(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  ASSERT_TRUE(Complete(moved.task_token(), {CompleteWorkflow("1")}).ok());
 }
 
 // Servers restarted on one database file in a fresh temporary directory.

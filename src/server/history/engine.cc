@@ -129,7 +129,7 @@ struct Execution {
   // run): valid until the next ms_view() call on this thread.
   const st::MutableState& ms_view() const {
     if (!frozen_) return *ms_;
-    thread_local st::MutableState scratch;
+    st::MutableState& scratch = ScratchState();
     ParseFrozen(&scratch);
     return scratch;
   }
@@ -151,7 +151,13 @@ struct Execution {
     frozen_ = true;
   }
 
-  size_t persisted = 0;               // history[0, persisted) handed to the store
+  // Names the run to its timers (runs_by_serial_): cheaper to keep in each of
+  // the timers a parked run holds than its ids, and never reused.
+  uint64_t serial = 0;
+  // The timer guarding the current workflow task (its sticky schedule-to-start
+  // or its start-to-close timeout), cancelled once the task moves on, so a
+  // parked run keeps no timer of its last task; 0: none.
+  uint64_t wft_timer_id = 0;
   int64_t durable_next_event_id = 1;  // events below this are durable
   // Queries waiting for the next workflow task (they ride along in its
   // `queries` map), and those attached to the running one.
@@ -159,14 +165,16 @@ struct Execution {
   std::vector<std::string> attached_queries;
   std::map<std::string, UpdateEntry> updates;  // by update id
   uint64_t next_update_seq = 1;
+  // The WorkflowTaskStarted event last handed out that way (0: none).
+  int64_t handed_out_started_event_id = 0;
+  // (The small members come last, so they share one word with the private ones.)
+  uint32_t persisted = 0;  // history[0, persisted) handed to the store
   // Its deletion is being committed: it stays thawed (its rows may be gone
   // from the store before the commit callback detaches it).
   bool deleting = false;
   // Changed since its last commit: a task was handed to a worker
   // (RecordTaskStarted). The next commit, or the engine's shutdown, writes it.
   bool unrecorded = false;
-  // The WorkflowTaskStarted event last handed out that way (0: none).
-  int64_t handed_out_started_event_id = 0;
   // History readers get the events below this: the durable ones and, when
   // everything before it is durable, the started event of the task a worker
   // holds, which is what a worker that lost its cache fetches (the real
@@ -179,6 +187,19 @@ struct Execution {
   }
   // Does not thaw a frozen run: timers of closed runs ask this long after they froze.
   bool closed() const { return IsClosedStatus(ms_view().status()); }
+  // Forgets the sticky queue. A frozen run is edited in its serialized form:
+  // a departing worker may have thousands of parked runs, and thawing each
+  // would read its whole history back from the store. Invalidates ms_view().
+  void ClearStickyTaskQueue() {
+    if (!frozen_) {
+      ms_->clear_sticky_task_queue();
+      return;
+    }
+    st::MutableState& m = ScratchState();
+    ParseFrozen(&m);
+    m.clear_sticky_task_queue();
+    frozen_bytes_ = m.SerializeAsString();
+  }
   const std::string& ns_id() const { return ms().namespace_id(); }
 
  private:
@@ -211,18 +232,24 @@ struct Execution {
     frozen_ = false;
     context_->thaws.fetch_add(1, std::memory_order_relaxed);
   }
+  static st::MutableState& ScratchState() {
+    thread_local st::MutableState scratch;
+    return scratch;
+  }
   void ParseFrozen(st::MutableState* out) const {
     // Bytes this process wrote itself: a parse failure is memory corruption.
     if (!out->ParseFromString(frozen_bytes_)) std::abort();
   }
 
+  mutable bool frozen_ = false;
+  mutable uint32_t last_touch_ = 0;
   ExecutionContext* context_;
   mutable std::unique_ptr<st::MutableState> ms_ = std::make_unique<st::MutableState>();
   mutable std::vector<hv1::HistoryEvent> history_;
   mutable std::string frozen_bytes_;  // serialized st::MutableState while frozen
-  mutable bool frozen_ = false;
-  mutable uint32_t last_touch_ = 0;
 };
+// Every open run has one, parked or not: keep it in the allocator's 224-byte class.
+static_assert(sizeof(Execution) <= 224);
 
 struct QueuedTask {
   std::string ns_id;
@@ -346,7 +373,12 @@ class EngineImpl {
   std::map<std::string, std::string> namespace_ids_;  // name -> id
   std::unordered_map<std::string, std::unique_ptr<Execution>> executions_;  // RunKey
   std::vector<Execution*> start_order_;
-  std::map<std::pair<std::string, std::string>, std::string> current_;  // (ns, wf id) -> run
+  absl::flat_hash_map<uint64_t, Execution*> runs_by_serial_;  // the runs in executions_
+  uint64_t next_run_serial_ = 1;
+  // ns id -> wf id -> its current run, which is in executions_ (removing a
+  // run from there drops its entry here). Nested, so the namespace id is not
+  // copied into every run's key.
+  std::map<std::string, std::map<std::string, Execution*>> current_;
   std::map<std::tuple<std::string, std::string, bool>, TaskQueue> queues_;
   std::unordered_map<uint64_t, Poller> pollers_;
   std::map<std::string, PendingQuery> queries_;
@@ -369,6 +401,12 @@ class EngineImpl {
     if (it == namespace_ids_.end()) return NamespaceNotFoundError(name);
     return &namespaces_.at(it->second);
   }
+  Execution* CurrentRun(const std::string& ns_id, const std::string& workflow_id) const {
+    auto ns = current_.find(ns_id);
+    if (ns == current_.end()) return nullptr;
+    auto it = ns->second.find(workflow_id);
+    return it == ns->second.end() ? nullptr : it->second;
+  }
   Execution* FindRun(const std::string& ns_id, const std::string& run_id) {
     auto it = executions_.find(RunKey(ns_id, run_id));
     return it == executions_.end() ? nullptr : it->second.get();
@@ -381,8 +419,7 @@ class EngineImpl {
       ex = FindRun(ns_id, we.run_id());
       if (ex && ex->ms().workflow_id() != we.workflow_id()) ex = nullptr;
     } else {
-      auto it = current_.find({ns_id, we.workflow_id()});
-      if (it != current_.end()) ex = FindRun(ns_id, it->second);
+      ex = CurrentRun(ns_id, we.workflow_id());
     }
     if (!ex) {
       return WorkflowNotFoundError(absl::StrCat("workflow not found for ID: ", we.workflow_id()));
@@ -795,21 +832,20 @@ class EngineImpl {
     if (wft.sticky()) {
       auto timeout = FromProto(ex.ms().sticky_schedule_to_start_timeout());
       if (timeout.count() <= 0) timeout = std::chrono::seconds(5);
-      timers_.Schedule(Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
-                       [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), version] {
-                         StickyTimeout(key, version);
-                       });
+      SetWftTimer(ex, timers_.Schedule(
+                          Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
+                          [this, serial = ex.serial, version] { StickyTimeout(serial, version); }));
     }
     Dispatch(wft.task_queue(), false, std::move(task));
   }
 
   // The sticky worker did not pick the task up in time: move it to the normal
   // queue, as the real server does.
-  void StickyTimeout(const std::string& key, int64_t version) {
+  void StickyTimeout(uint64_t serial, int64_t version) {
     std::lock_guard lock(mu_);
-    auto it = executions_.find(key);
-    if (it == executions_.end()) return;
-    Execution& ex = *it->second;
+    Execution* run = FindRunBySerial(serial);
+    if (!run) return;
+    Execution& ex = *run;
     if (StaleWftTimer(ex, version)) return;
     st::WorkflowTaskInfo* wft = ex.ms().mutable_workflow_task();
     if (ex.closed() || !wft->sticky() || wft->start_version() != version ||
@@ -882,10 +918,10 @@ class EngineImpl {
     const int64_t version = wft->start_version();
     auto timeout = FromProto(wft->start_to_close_timeout());
     txn.after.push_back([this, &ex, version, timeout] {
-      timers_.Schedule(Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
-                       [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), version] {
-                         WorkflowTaskTimeout(key, version);
-                       });
+      SetWftTimer(
+          ex, timers_.Schedule(
+                  Now() + std::chrono::duration_cast<TimePoint::duration>(timeout),
+                  [this, serial = ex.serial, version] { WorkflowTaskTimeout(serial, version); }));
     });
     RecordTaskStarted(txn, std::move(poller.done));
     return true;
@@ -955,11 +991,11 @@ class EngineImpl {
     resp->mutable_workflow_execution_task_queue()->set_kind(ev1::TASK_QUEUE_KIND_NORMAL);
   }
 
-  void WorkflowTaskTimeout(const std::string& key, int64_t version) {
+  void WorkflowTaskTimeout(uint64_t serial, int64_t version) {
     std::lock_guard lock(mu_);
-    auto it = executions_.find(key);
-    if (it == executions_.end()) return;
-    Execution& ex = *it->second;
+    Execution* run = FindRunBySerial(serial);
+    if (!run) return;
+    Execution& ex = *run;
     if (StaleWftTimer(ex, version)) return;
     const st::WorkflowTaskInfo& wft = ex.ms().workflow_task();
     if (ex.closed() || wft.start_version() != version || wft.started_event_id() == 0) return;
@@ -1678,6 +1714,12 @@ class EngineImpl {
     }
     const st::WorkflowTaskInfo wft = ex.ms().workflow_task();
     ex.ms().clear_workflow_task();
+    // Once that is durable, the task's start-to-close timer has nothing left
+    // to guard (unless a newer task's timer replaced it already).
+    txn.after.push_back([this, &ex, timer_id = ex.wft_timer_id] {
+      timers_.Cancel(timer_id);
+      if (ex.wft_timer_id == timer_id) ex.wft_timer_id = 0;
+    });
     int64_t completed_id = 0;
     if (!discard) {
       hv1::HistoryEvent& ce = AppendEvent(ex, ev1::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
@@ -2032,15 +2074,27 @@ class EngineImpl {
         });
   }
 
-  // Runs `fn` under the lock at `when` if the run still exists.
-  void ScheduleRunTimer(Execution& ex, TimePoint when, std::function<void(Execution&)> fn) {
-    timers_.Schedule(when, [this, key = RunKey(ex.ns_id(), ex.ms().run_id()), fn = std::move(fn)] {
+  // Runs `fn` under the lock at `when` if the run still exists and is open.
+  // (A parked run's timers are much of what it costs the server in memory:
+  // they name it by serial, and hold `fn` directly; keep its captures small.)
+  template <typename Fn>
+  void ScheduleRunTimer(Execution& ex, TimePoint when, Fn fn) {
+    timers_.Schedule(when, [this, serial = ex.serial, fn = std::move(fn)] {
       std::lock_guard lock(mu_);
       if (shutdown_) return;
-      auto it = executions_.find(key);
-      if (it == executions_.end() || it->second->closed()) return;
-      fn(*it->second);
+      Execution* run = FindRunBySerial(serial);
+      if (!run || run->closed()) return;
+      fn(*run);
     });
+  }
+  // Makes `timer_id` the run's workflow-task timer, cancelling the one before.
+  void SetWftTimer(Execution& ex, uint64_t timer_id) {
+    if (ex.wft_timer_id != 0) timers_.Cancel(ex.wft_timer_id);
+    ex.wft_timer_id = timer_id;
+  }
+  Execution* FindRunBySerial(uint64_t serial) const {
+    auto it = runs_by_serial_.find(serial);
+    return it == runs_by_serial_.end() ? nullptr : it->second;
   }
 
   bool StartActivityTask(Poller& poller, Execution& ex, const QueuedTask& task) {
@@ -2529,20 +2583,48 @@ class EngineImpl {
 
   // ---- user timers ----
   void ArmUserTimer(Execution& ex, const st::TimerInfo& ti) {
-    ScheduleRunTimer(ex, FromProto(ti.expiry()),
-                     [this, id = ti.timer_id(), started = ti.started_event_id()](Execution& ex) {
-                       auto it = ex.ms().timers().find(id);
-                       if (it == ex.ms().timers().end() || it->second.started_event_id() != started)
-                         return;
-                       ex.ms().mutable_timers()->erase(id);
-                       Txn txn;
-                       txn.Touch(&ex);
-                       hv1::HistoryEvent& e = NewEvent(ex, ev1::EVENT_TYPE_TIMER_FIRED);
-                       e.mutable_timer_fired_event_attributes()->set_timer_id(id);
-                       e.mutable_timer_fired_event_attributes()->set_started_event_id(started);
-                       ScheduleWorkflowTask(txn, ex);
-                       Commit(txn, nullptr);
-                     });
+    // The closure names only the run (16 bytes: std::function keeps it
+    // inline, so a parked run's timer costs no allocation of its own, which
+    // would land among short-lived ones and pin their pages). When it runs, it
+    // fires every user timer of the run that is due by then.
+    timers_.Schedule(FromProto(ti.expiry()),
+                     [this, serial = ex.serial] { FireDueUserTimers(serial); });
+  }
+  void FireDueUserTimers(uint64_t serial) {
+    std::lock_guard lock(mu_);
+    if (shutdown_) return;
+    Execution* run = FindRunBySerial(serial);
+    if (!run || run->closed()) return;
+    const TimePoint now = Now();
+    auto is_due = [now](const st::TimerInfo& t) { return FromProto(t.expiry()) <= now; };
+    {
+      // Cancelled and already fired timers leave their closure behind: look
+      // without thawing a frozen run first.
+      const auto& timers = run->ms_view().timers();
+      if (std::none_of(timers.begin(), timers.end(),
+                       [&](const auto& entry) { return is_due(entry.second); })) {
+        return;
+      }
+    }
+    Execution& ex = *run;
+    std::vector<st::TimerInfo> due;
+    for (const auto& [id, t] : ex.ms().timers()) {
+      if (is_due(t)) due.push_back(t);
+    }
+    std::sort(due.begin(), due.end(), [](const st::TimerInfo& a, const st::TimerInfo& b) {
+      return std::make_pair(FromProto(a.expiry()), a.started_event_id()) <
+             std::make_pair(FromProto(b.expiry()), b.started_event_id());
+    });
+    Txn txn;
+    txn.Touch(&ex);
+    for (const st::TimerInfo& t : due) {
+      ex.ms().mutable_timers()->erase(t.timer_id());
+      hv1::HistoryEvent& e = NewEvent(ex, ev1::EVENT_TYPE_TIMER_FIRED);
+      e.mutable_timer_fired_event_attributes()->set_timer_id(t.timer_id());
+      e.mutable_timer_fired_event_attributes()->set_started_event_id(t.started_event_id());
+    }
+    ScheduleWorkflowTask(txn, ex);
+    Commit(txn, nullptr);
   }
 
   // ---- start ----
@@ -2568,9 +2650,7 @@ class EngineImpl {
   // run to use instead (existing), nullptr to start a new one, or an error.
   absl::StatusOr<Execution*> CheckExisting(Txn& txn, const std::string& ns_id,
                                            const wsv1::StartWorkflowExecutionRequest& req) {
-    auto it = current_.find({ns_id, req.workflow_id()});
-    if (it == current_.end()) return nullptr;
-    Execution* cur = FindRun(ns_id, it->second);
+    Execution* cur = CurrentRun(ns_id, req.workflow_id());
     if (!cur) return nullptr;
     if (!req.request_id().empty() && cur->ms().start_request_id() == req.request_id()) return cur;
     if (!cur->closed()) {
@@ -2629,6 +2709,7 @@ class EngineImpl {
     static const Continuation kNone;
     const Continuation& cont = continuation ? *continuation : kNone;
     auto owned = std::make_unique<Execution>(&execution_context_);
+    owned->serial = next_run_serial_++;
     Execution& ex = *owned;
     const std::string run_id = common::NewTimeOrderedUuid();
     st::MutableState& ms = ex.ms();
@@ -2707,8 +2788,9 @@ class EngineImpl {
 
     txn.Touch(&ex);
     txn.current.push_back({ns.id, req.workflow_id(), run_id});
-    current_[{ns.id, req.workflow_id()}] = run_id;
+    current_[ns.id][req.workflow_id()] = &ex;
     start_order_.push_back(&ex);
+    runs_by_serial_.emplace(ex.serial, &ex);
     executions_.emplace(RunKey(ns.id, run_id), std::move(owned));
     txn.after.push_back([this, &ex] { ArmRunTimeout(ex); });
     return ex;
@@ -3383,10 +3465,13 @@ class EngineImpl {
     auto it = executions_.find(key);
     if (it == executions_.end()) return;
     Execution* ex = it->second.get();
-    auto cur = current_.find({ex->ns_id(), ex->ms().workflow_id()});
-    if (cur != current_.end() && cur->second == ex->ms().run_id()) current_.erase(cur);
+    if (auto ns = current_.find(ex->ns_id()); ns != current_.end()) {
+      auto cur = ns->second.find(ex->ms().workflow_id());
+      if (cur != ns->second.end() && cur->second == ex) ns->second.erase(cur);
+    }
     start_order_.erase(std::remove(start_order_.begin(), start_order_.end(), ex),
                        start_order_.end());
+    runs_by_serial_.erase(ex->serial);
     graveyard_.push_back(std::move(it->second));
     executions_.erase(it);
   }
@@ -3448,6 +3533,7 @@ class EngineImpl {
     if (!execs.ok()) return execs.status();
     for (auto& r : *execs) {
       auto ex = std::make_unique<Execution>(&execution_context_);
+      ex->serial = next_run_serial_++;
       if (!ex->ms().ParseFromString(r.state)) return absl::DataLossError("bad execution record");
       auto events = store_->ReadHistory(r.namespace_id, r.run_id, 1, INT64_MAX);
       if (!events.ok()) return events.status();
@@ -3464,11 +3550,16 @@ class EngineImpl {
       ex->durable_next_event_id = ex->ms().next_event_id();
       for (const auto& e : ex->history()) next_task_id_ = std::max(next_task_id_, e.task_id() + 1);
       start_order_.push_back(ex.get());
+      runs_by_serial_.emplace(ex->serial, ex.get());
       executions_.emplace(RunKey(r.namespace_id, r.run_id), std::move(ex));
     }
     auto cur = store_->LoadCurrentExecutions();
     if (!cur.ok()) return cur.status();
-    for (auto& c : *cur) current_[{c.namespace_id, c.workflow_id}] = c.run_id;
+    for (auto& c : *cur) {
+      if (Execution* ex = FindRun(c.namespace_id, c.run_id)) {
+        current_[c.namespace_id][c.workflow_id] = ex;
+      }
+    }
     // Rebuild queues and timers of open runs.
     for (Execution* ex : start_order_) {
       if (ex->closed()) continue;
@@ -3491,9 +3582,10 @@ class EngineImpl {
           auto remaining =
               FromProto(wft->started_time()) + std::chrono::duration_cast<TimePoint::duration>(
                                                    FromProto(wft->start_to_close_timeout()));
-          timers_.Schedule(remaining,
-                           [this, key = RunKey(ex->ns_id(), ex->ms().run_id()),
-                            version = wft->start_version()] { WorkflowTaskTimeout(key, version); });
+          SetWftTimer(*ex, timers_.Schedule(remaining, [this, serial = ex->serial,
+                                                        version = wft->start_version()] {
+            WorkflowTaskTimeout(serial, version);
+          }));
         } else {
           DispatchWft(*ex, wft->start_version());
         }
@@ -3739,8 +3831,7 @@ void Engine::SignalWithStartWorkflowExecution(
   if (!valid.ok()) return impl_->Reply(lock, std::move(done), valid);
   Txn txn;
   // A running workflow gets the signal; otherwise a new run starts with it.
-  auto it = impl_->current_.find({ns.id, req.workflow_id()});
-  Execution* cur = it == impl_->current_.end() ? nullptr : impl_->FindRun(ns.id, it->second);
+  Execution* cur = impl_->CurrentRun(ns.id, req.workflow_id());
   if (cur && !cur->closed() &&
       req.workflow_id_conflict_policy() != ev1::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING) {
     txn.Touch(cur);
@@ -4081,17 +4172,20 @@ void Engine::ShutdownWorker(const wsv1::ShutdownWorkerRequest& req, wsv1::Shutdo
       impl_->queues_.erase(it);
     }
     for (Execution* ex : impl_->start_order_) {
+      bool task_waits_on_sticky = false;
       {
         const st::MutableState& m = ex->ms_view();  // scans must not thaw frozen runs
         if (m.namespace_id() != ns.id || IsClosedStatus(m.status()) ||
             m.sticky_task_queue() != sticky)
           continue;
+        const auto& wft = m.workflow_task();
+        task_waits_on_sticky =
+            wft.sticky() && wft.scheduled_event_id() != 0 && wft.started_event_id() == 0;
       }
-      const auto& wft = ex->ms().workflow_task();
-      if (wft.sticky() && wft.scheduled_event_id() != 0 && wft.started_event_id() == 0) {
+      if (task_waits_on_sticky) {
         impl_->MoveWftToNormalQueue(*ex);
       } else {
-        ex->ms().clear_sticky_task_queue();
+        ex->ClearStickyTaskQueue();
       }
     }
     for (auto& t : moved) {
