@@ -276,6 +276,40 @@ TEST_F(ServerTest, IdleRunsAreFrozenAndServeEveryOperationUnchanged) {
   EXPECT_EQ(described.workflow_execution_info().history_length(), 10);
 }
 
+// A retried signal (same request id) is applied once; the request id is on
+// the event, as on the real server. SignalWithStart dedups the same way.
+TEST_F(ServerTest, RetriedSignalIsAppliedOnce) {
+  Start("signal-dedup");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ws::SignalWorkflowExecutionRequest sig;
+    sig.set_namespace_("default");
+    sig.mutable_workflow_execution()->set_workflow_id("signal-dedup");
+    sig.set_signal_name("go");
+    sig.set_request_id("signal-request-1");
+    ws::SignalWorkflowExecutionResponse resp;
+    ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &resp).ok());
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ws::SignalWithStartWorkflowExecutionRequest sws;
+    sws.set_namespace_("default");
+    sws.set_workflow_id("signal-dedup");
+    sws.mutable_workflow_type()->set_name("TestWorkflow");
+    sws.mutable_task_queue()->set_name(task_queue_);
+    sws.set_signal_name("go");
+    sws.set_request_id("signal-request-2");
+    ws::SignalWithStartWorkflowExecutionResponse resp;
+    ASSERT_TRUE(stub_->SignalWithStartWorkflowExecution(Ctx().get(), sws, &resp).ok());
+    EXPECT_FALSE(resp.started());
+  }
+  std::vector<std::string> request_ids;
+  for (const auto& e : History("signal-dedup")) {
+    if (e.event_type() == E::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
+      request_ids.push_back(e.workflow_execution_signaled_event_attributes().request_id());
+    }
+  }
+  EXPECT_EQ(request_ids, (std::vector<std::string>{"signal-request-1", "signal-request-2"}));
+}
+
 // Due timers fire in start order; a cancelled timer and one not yet due do not.
 TEST_F(ServerTest, DueTimersFireInStartOrderAndCancelledOnesNever) {
   Start("many-timers");

@@ -2859,24 +2859,41 @@ class EngineImpl {
   }
 
   void AddSignal(Execution& ex, const std::string& name, const cv1::Payloads& input,
-                 const std::string& identity, const cv1::Header* header) {
+                 const std::string& identity, const cv1::Header* header,
+                 const std::string& request_id) {
     hv1::HistoryEvent& e = NewEvent(ex, ev1::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
     auto* a = e.mutable_workflow_execution_signaled_event_attributes();
     a->set_signal_name(name);
     *a->mutable_input() = input;
     a->set_identity(identity);
     if (header) *a->mutable_header() = *header;
+    a->set_request_id(request_id);
   }
 
-  bool SeenRequest(Execution& ex, const std::string& request_id) {
+  // A signal request already applied (a client's retry): its request id is on
+  // its WorkflowExecutionSignaled event, as on the real server, among the last
+  // kSignalDedupWindow signals. (Not in the mutable state, which is written
+  // whole on every commit: 1,000 ids there made each signal write ~25 KB.)
+  static constexpr int kSignalDedupWindow = 1000;
+  bool SeenSignalRequest(Execution& ex, const std::string& request_id) {
     if (request_id.empty()) return false;
-    for (const auto& r : ex.ms().request_ids()) {
+    for (const auto& r : ex.ms().request_ids()) {  // kept there by earlier versions
       if (r == request_id) return true;
     }
-    ex.ms().add_request_ids(request_id);
-    // Bounded: a long-running workflow with many signals keeps the recent ones.
-    if (ex.ms().request_ids_size() > 1000) ex.ms().mutable_request_ids()->DeleteSubrange(0, 1);
-    return false;
+    int signals = 0;
+    auto seen_in = [&](auto begin, auto end) {
+      for (auto it = begin; it != end && signals < kSignalDedupWindow; ++it) {
+        if (it->event_type() != ev1::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) continue;
+        ++signals;
+        if (it->workflow_execution_signaled_event_attributes().request_id() == request_id) {
+          return true;
+        }
+      }
+      return false;
+    };
+    const auto& buffered = ex.ms().buffered_events();  // newest first: buffered, then history
+    const auto& history = ex.history();
+    return seen_in(buffered.rbegin(), buffered.rend()) || seen_in(history.rbegin(), history.rend());
   }
 
   // ---- queries ----
@@ -3788,12 +3805,12 @@ void Engine::SignalWorkflowExecution(const wsv1::SignalWorkflowExecutionRequest&
   auto found = impl_->FindOpenExecution(ns.id, req.workflow_execution());
   if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
-  if (impl_->SeenRequest(ex, req.request_id()))
+  if (impl_->SeenSignalRequest(ex, req.request_id()))
     return impl_->Reply(lock, std::move(done), absl::OkStatus());
   Txn txn;
   txn.Touch(&ex);
   impl_->AddSignal(ex, req.signal_name(), req.input(), req.identity(),
-                   req.has_header() ? &req.header() : nullptr);
+                   req.has_header() ? &req.header() : nullptr, req.request_id());
   impl_->ScheduleWorkflowTask(txn, ex);
   impl_->Commit(txn, std::move(done));
 }
@@ -3835,9 +3852,11 @@ void Engine::SignalWithStartWorkflowExecution(
   if (cur && !cur->closed() &&
       req.workflow_id_conflict_policy() != ev1::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING) {
     txn.Touch(cur);
-    impl_->AddSignal(*cur, req.signal_name(), req.signal_input(), req.identity(),
-                     req.has_header() ? &req.header() : nullptr);
-    impl_->ScheduleWorkflowTask(txn, *cur);
+    if (!impl_->SeenSignalRequest(*cur, req.request_id())) {  // else a retry: signalled already
+      impl_->AddSignal(*cur, req.signal_name(), req.signal_input(), req.identity(),
+                       req.has_header() ? &req.header() : nullptr, req.request_id());
+      impl_->ScheduleWorkflowTask(txn, *cur);
+    }
     resp->set_run_id(cur->ms().run_id());
     resp->set_started(false);
     return impl_->Commit(txn, std::move(done));
@@ -3853,7 +3872,7 @@ void Engine::SignalWithStartWorkflowExecution(
   start.set_request_id(req.request_id());
   Execution& ex = impl_->CreateExecution(txn, ns, start);
   impl_->AddSignal(ex, req.signal_name(), req.signal_input(), req.identity(),
-                   req.has_header() ? &req.header() : nullptr);
+                   req.has_header() ? &req.header() : nullptr, req.request_id());
   impl_->ScheduleFirstWorkflowTask(txn, ex);
   resp->set_run_id(ex.ms().run_id());
   resp->set_started(true);
@@ -3868,7 +3887,7 @@ void Engine::RequestCancelWorkflowExecution(const wsv1::RequestCancelWorkflowExe
   if (!found.ok()) return impl_->Reply(lock, std::move(done), found.status());
   Execution& ex = **found;
   // Cancelling a closed workflow succeeds, as on the real server.
-  if (ex.closed() || impl_->SeenRequest(ex, req.request_id()) || ex.ms().cancel_requested())
+  if (ex.closed() || ex.ms().cancel_requested())
     return impl_->Reply(lock, std::move(done), absl::OkStatus());
   Txn txn;
   txn.Touch(&ex);
