@@ -7,6 +7,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -375,10 +376,17 @@ class EngineImpl {
   std::vector<Execution*> start_order_;
   absl::flat_hash_map<uint64_t, Execution*> runs_by_serial_;  // the runs in executions_
   uint64_t next_run_serial_ = 1;
+  // The current-run index's entries come from a pool of their own. They live
+  // as long as their runs but are allocated amid request traffic: from the
+  // general allocator, each pinned a slab that short-lived objects of the
+  // same size class left mostly empty (jemalloc's bin statistics: workflow
+  // id keys of 32-47 bytes at 8% utilisation, ~600 B of RSS per parked run).
+  std::pmr::unsynchronized_pool_resource run_index_memory_;  // guarded by mu_
+  using RunsByWorkflowId = std::pmr::map<std::pmr::string, Execution*, std::less<>>;
   // ns id -> wf id -> its current run, which is in executions_ (removing a
   // run from there drops its entry here). Nested, so the namespace id is not
   // copied into every run's key.
-  std::map<std::string, std::map<std::string, Execution*>> current_;
+  std::map<std::string, RunsByWorkflowId> current_;
   std::map<std::tuple<std::string, std::string, bool>, TaskQueue> queues_;
   std::unordered_map<uint64_t, Poller> pollers_;
   std::map<std::string, PendingQuery> queries_;
@@ -404,8 +412,22 @@ class EngineImpl {
   Execution* CurrentRun(const std::string& ns_id, const std::string& workflow_id) const {
     auto ns = current_.find(ns_id);
     if (ns == current_.end()) return nullptr;
-    auto it = ns->second.find(workflow_id);
+    auto it = ns->second.find(std::string_view(workflow_id));
     return it == ns->second.end() ? nullptr : it->second;
+  }
+  void SetCurrentRun(const std::string& ns_id, const std::string& workflow_id, Execution* ex) {
+    auto ns = current_.find(ns_id);
+    if (ns == current_.end()) {
+      ns = current_.emplace(ns_id, RunsByWorkflowId(&run_index_memory_)).first;
+    }
+    RunsByWorkflowId& runs = ns->second;
+    if (auto it = runs.find(std::string_view(workflow_id)); it != runs.end()) {
+      it->second = ex;
+    } else {
+      // The key is built in the pool (uses-allocator construction).
+      runs.emplace(std::piecewise_construct, std::forward_as_tuple(std::string_view(workflow_id)),
+                   std::forward_as_tuple(ex));
+    }
   }
   Execution* FindRun(const std::string& ns_id, const std::string& run_id) {
     auto it = executions_.find(RunKey(ns_id, run_id));
@@ -2788,7 +2810,7 @@ class EngineImpl {
 
     txn.Touch(&ex);
     txn.current.push_back({ns.id, req.workflow_id(), run_id});
-    current_[ns.id][req.workflow_id()] = &ex;
+    SetCurrentRun(ns.id, req.workflow_id(), &ex);
     start_order_.push_back(&ex);
     runs_by_serial_.emplace(ex.serial, &ex);
     executions_.emplace(RunKey(ns.id, run_id), std::move(owned));
@@ -3483,7 +3505,7 @@ class EngineImpl {
     if (it == executions_.end()) return;
     Execution* ex = it->second.get();
     if (auto ns = current_.find(ex->ns_id()); ns != current_.end()) {
-      auto cur = ns->second.find(ex->ms().workflow_id());
+      auto cur = ns->second.find(std::string_view(ex->ms().workflow_id()));
       if (cur != ns->second.end() && cur->second == ex) ns->second.erase(cur);
     }
     start_order_.erase(std::remove(start_order_.begin(), start_order_.end(), ex),
@@ -3574,7 +3596,7 @@ class EngineImpl {
     if (!cur.ok()) return cur.status();
     for (auto& c : *cur) {
       if (Execution* ex = FindRun(c.namespace_id, c.run_id)) {
-        current_[c.namespace_id][c.workflow_id] = ex;
+        SetCurrentRun(c.namespace_id, c.workflow_id, ex);
       }
     }
     // Rebuild queues and timers of open runs.
