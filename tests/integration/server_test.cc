@@ -321,25 +321,21 @@ TEST_F(ServerTest, DueTimersFireInStartOrderAndCancelledOnesNever) {
       Complete(task.task_token(), {StartTimer("a", 100), StartTimer("b", 100), StartTimer("c", 100),
                                    StartTimer("late", 3600 * 1000), cancel})
           .ok());
-  std::vector<std::string> fired;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (fired.size() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    fired.clear();
+  auto fired = [&] {
+    std::vector<std::string> ids;
     for (const auto& e : History("many-timers")) {
       if (e.event_type() == E::EVENT_TYPE_TIMER_FIRED) {
-        fired.push_back(e.timer_fired_event_attributes().timer_id());
+        ids.push_back(e.timer_fired_event_attributes().timer_id());
       }
     }
+    return ids;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fired().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for a wrong third
-  fired.clear();
-  for (const auto& e : History("many-timers")) {
-    if (e.event_type() == E::EVENT_TYPE_TIMER_FIRED) {
-      fired.push_back(e.timer_fired_event_attributes().timer_id());
-    }
-  }
-  EXPECT_EQ(fired, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(fired(), (std::vector<std::string>{"a", "b"}));
 }
 
 // A workflow task's timeout timer usually fires after the task completed; on

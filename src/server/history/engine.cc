@@ -2109,6 +2109,16 @@ class EngineImpl {
       fn(*run);
     });
   }
+  // Gives a new or loaded run its serial and enters it in the run indexes
+  // (DetachRun takes it out of them).
+  void IndexRun(std::unique_ptr<Execution> owned, const std::string& ns_id,
+                const std::string& run_id) {
+    Execution* ex = owned.get();
+    ex->serial = next_run_serial_++;
+    start_order_.push_back(ex);
+    runs_by_serial_.emplace(ex->serial, ex);
+    executions_.emplace(RunKey(ns_id, run_id), std::move(owned));
+  }
   // Makes `timer_id` the run's workflow-task timer, cancelling the one before.
   void SetWftTimer(Execution& ex, uint64_t timer_id) {
     if (ex.wft_timer_id != 0) timers_.Cancel(ex.wft_timer_id);
@@ -2731,7 +2741,6 @@ class EngineImpl {
     static const Continuation kNone;
     const Continuation& cont = continuation ? *continuation : kNone;
     auto owned = std::make_unique<Execution>(&execution_context_);
-    owned->serial = next_run_serial_++;
     Execution& ex = *owned;
     const std::string run_id = common::NewTimeOrderedUuid();
     st::MutableState& ms = ex.ms();
@@ -2811,9 +2820,7 @@ class EngineImpl {
     txn.Touch(&ex);
     txn.current.push_back({ns.id, req.workflow_id(), run_id});
     SetCurrentRun(ns.id, req.workflow_id(), &ex);
-    start_order_.push_back(&ex);
-    runs_by_serial_.emplace(ex.serial, &ex);
-    executions_.emplace(RunKey(ns.id, run_id), std::move(owned));
+    IndexRun(std::move(owned), ns.id, run_id);
     txn.after.push_back([this, &ex] { ArmRunTimeout(ex); });
     return ex;
   }
@@ -3572,7 +3579,6 @@ class EngineImpl {
     if (!execs.ok()) return execs.status();
     for (auto& r : *execs) {
       auto ex = std::make_unique<Execution>(&execution_context_);
-      ex->serial = next_run_serial_++;
       if (!ex->ms().ParseFromString(r.state)) return absl::DataLossError("bad execution record");
       auto events = store_->ReadHistory(r.namespace_id, r.run_id, 1, INT64_MAX);
       if (!events.ok()) return events.status();
@@ -3588,9 +3594,7 @@ class EngineImpl {
       ex->persisted = ex->history().size();
       ex->durable_next_event_id = ex->ms().next_event_id();
       for (const auto& e : ex->history()) next_task_id_ = std::max(next_task_id_, e.task_id() + 1);
-      start_order_.push_back(ex.get());
-      runs_by_serial_.emplace(ex->serial, ex.get());
-      executions_.emplace(RunKey(r.namespace_id, r.run_id), std::move(ex));
+      IndexRun(std::move(ex), r.namespace_id, r.run_id);
     }
     auto cur = store_->LoadCurrentExecutions();
     if (!cur.ok()) return cur.status();
