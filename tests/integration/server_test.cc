@@ -310,6 +310,54 @@ TEST_F(ServerTest, RetriedSignalIsAppliedOnce) {
   EXPECT_EQ(request_ids, (std::vector<std::string>{"signal-request-1", "signal-request-2"}));
 }
 
+// Runs that stay in memory (no idle sweep within a test) keep the hashes of
+// their last 1,000 signal request ids; the window wraps around and retries
+// of any signal still in it are applied once.
+class ServerHotRunTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    auto server = DevServer::Start({.port = 0});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = ws::WorkflowService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+  grpc::Status Signal(const std::string& request_id) {
+    ws::SignalWorkflowExecutionRequest sig;
+    sig.set_namespace_("default");
+    sig.mutable_workflow_execution()->set_workflow_id("signal-window");
+    sig.set_signal_name("go");
+    sig.set_request_id(request_id);
+    ws::SignalWorkflowExecutionResponse resp;
+    return stub_->SignalWorkflowExecution(Ctx().get(), sig, &resp);
+  }
+  int64_t HistoryLength() {
+    ws::DescribeWorkflowExecutionRequest describe;
+    describe.set_namespace_("default");
+    describe.mutable_execution()->set_workflow_id("signal-window");
+    ws::DescribeWorkflowExecutionResponse described;
+    EXPECT_TRUE(stub_->DescribeWorkflowExecution(Ctx().get(), describe, &described).ok());
+    return described.workflow_execution_info().history_length();
+  }
+};
+
+TEST_F(ServerHotRunTest, RetriesWithinTheLastThousandSignalsAreAppliedOnce) {
+  Start("signal-window");
+  ASSERT_TRUE(Signal("s0").ok());
+  ASSERT_TRUE(Signal("s0").ok());
+  EXPECT_EQ(HistoryLength(), 3);  // started, task scheduled, one signal
+  constexpr int kSignals = 1005;
+  for (int i = 1; i < kSignals; ++i) ASSERT_TRUE(Signal("s" + std::to_string(i)).ok());
+  EXPECT_EQ(HistoryLength(), 2 + kSignals);
+  // The window now holds s5..s1004: its oldest, ones before and after the
+  // ring wrapped, and the newest.
+  for (const char* retry : {"s5", "s500", "s1002", "s1004", "s1004"})
+    ASSERT_TRUE(Signal(retry).ok());
+  EXPECT_EQ(HistoryLength(), 2 + kSignals);
+  ASSERT_TRUE(Signal("s-new").ok());
+  EXPECT_EQ(HistoryLength(), 3 + kSignals);
+}
+
 // Due timers fire in start order; a cancelled timer and one not yet due do not.
 TEST_F(ServerTest, DueTimersFireInStartOrderAndCancelledOnesNever) {
   Start("many-timers");

@@ -916,6 +916,28 @@ TEST_F(SqliteStoreTest, WalIsCheckpointedInTheBackgroundAndStaysBounded) {
   EXPECT_GT(std::filesystem::file_size(manual.path + "-wal"), 100u * (4096 + 24));
 }
 
+// Without a wal_autocheckpoint pragma the background checkpoint starts at
+// kDefaultCheckpointPages, not at SQLite's 1,000 pages: ~3,600 frames of
+// commits stay in the WAL, and all of it is read back after reopening.
+TEST_F(SqliteStoreTest, DefaultCheckpointThresholdIsLongerThanSqlites) {
+  constexpr int kRuns = 600;
+  {
+    std::unique_ptr<SqliteStore> store = OpenFile();
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < kRuns; ++i) ASSERT_TRUE(store->CommitSync(RunBatch("ns", i)).ok());
+    const auto wal_frames = std::filesystem::file_size(path_ + "-wal") / (4096 + 24);
+    EXPECT_GT(wal_frames, 1000u);
+    EXPECT_LT(wal_frames, static_cast<uintmax_t>(SqliteStore::kDefaultCheckpointPages));
+    EXPECT_EQ(store->GetStats().background_checkpoints, 0u);
+    EXPECT_EQ(store->GetStats().writer_checkpoints, 0u);
+  }
+  std::unique_ptr<SqliteStore> reopened = OpenFile();
+  ASSERT_NE(reopened, nullptr);
+  absl::StatusOr<std::vector<ExecutionRecord>> executions = reopened->LoadExecutions();
+  ASSERT_TRUE(executions.ok()) << executions.status();
+  EXPECT_EQ(executions->size(), static_cast<size_t>(kRuns));
+}
+
 // A child process commits batches and reports each acknowledgement; the
 // parent SIGKILLs it mid-stream and checks every acknowledged batch survived.
 TEST_F(SqliteStoreTest, AcknowledgedBatchesSurviveKill9) {

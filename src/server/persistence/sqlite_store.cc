@@ -389,6 +389,18 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     return absl::InternalError(
         absl::StrCat("sqlite: cannot enable WAL on '", path, "': journal_mode is ", *journal_mode));
   }
+  // Our checkpoint threshold and writer cache unless the user's pragmas set
+  // them (they come next).
+  if (!in_memory) {
+    for (const auto& [key, value] :
+         {std::pair<const char*, std::string>{"wal_autocheckpoint",
+                                              absl::StrCat(kDefaultCheckpointPages)},
+          {"cache_size", absl::StrCat(-kDefaultWriterCacheKib)}}) {
+      if (absl::StatusOr<std::string> s = RunPragma(writer->db, key, value); !s.ok()) {
+        return s.status();
+      }
+    }
+  }
   if (absl::Status s = ApplySynchronousAndPragmas(writer->db, synchronous, options); !s.ok()) {
     return s;
   }
@@ -426,7 +438,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
     if (absl::StatusOr<std::string> s = RunPragma(reader->db, "query_only", "1"); !s.ok()) {
       return s.status();
     }
-    // SQLite's default (1000 pages) or the user's wal_autocheckpoint pragma.
+    // kDefaultCheckpointPages or the user's wal_autocheckpoint pragma.
     absl::StatusOr<std::string> autocheckpoint = RunPragma(writer->db, "wal_autocheckpoint", "");
     if (!autocheckpoint.ok()) return autocheckpoint.status();
     if (!absl::SimpleAtoi(*autocheckpoint, &checkpoint_pages)) checkpoint_pages = 0;

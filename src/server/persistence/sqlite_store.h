@@ -41,6 +41,19 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands.
   static constexpr int kSchemaVersion = 4;
+  // The WAL size (pages) that starts a background checkpoint unless the
+  // wal_autocheckpoint pragma says otherwise. Each checkpoint copies every
+  // page the WAL holds once, however often it was rewritten meanwhile, so a
+  // longer WAL copies far less under writes that revisit the same pages (a
+  // run's execution row, its history's last index page): 10x SQLite's 1,000
+  // (~40 MB) made a signal load 1.14x faster (same-minute pairs, 2 cores).
+  static constexpr int kDefaultCheckpointPages = 10000;
+  // The writer connection's page cache (KiB) unless the cache_size pragma
+  // says otherwise. SQLite's 2 MB held less than the pages a load over 1,000
+  // runs keeps revisiting (their execution rows, their history's last index
+  // pages), and every miss is a read syscall on the writer's critical path:
+  // 16 MiB cut the server's CPU per signal by ~8% (same-minute pairs).
+  static constexpr int kDefaultWriterCacheKib = 16384;
   // Group-commit caps: a group takes at most this many batches, and stops
   // adding batches once their payload bytes reach kMaxGroupBytes (a group
   // always takes at least one batch, however large).
@@ -167,6 +180,7 @@ class SqliteStore final : public Store {
   // background checkpoint that cannot keep up never lets the WAL grow unbounded.
   const int checkpoint_pages_;
   static constexpr int kCheckpointCatchUp = 4;
+
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_wake_;
   bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
