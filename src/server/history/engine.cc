@@ -2900,9 +2900,8 @@ class EngineImpl {
     a->set_identity(identity);
     if (header) *a->mutable_header() = *header;
     a->set_request_id(request_id);
-    if (auto it = signal_windows_.find(ex.serial);
-        it != signal_windows_.end() && !request_id.empty())
-      it->second.Add(SignalIdHash(request_id));
+    if (auto it = signal_windows_.find(ex.serial); it != signal_windows_.end())
+      it->second.Add(SignalIdHash(request_id));  // as the window's build counts it
   }
 
   // A signal request already applied (a client's retry): its request id is on
