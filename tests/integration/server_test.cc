@@ -35,10 +35,14 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     // Idle runs freeze at every 1 ms sweep, so every test below also runs
     // against runs that are serialized and parsed back between its steps.
-    auto server = DevServer::Start({.port = 0,
-                                    .search_attributes = {{"CustomKeywordField", "Keyword"}},
-                                    .idle_sweep_interval = std::chrono::milliseconds(1),
-                                    .idle_sweep_ticks = 1});
+    StartServer({.port = 0,
+                 .search_attributes = {{"CustomKeywordField", "Keyword"}},
+                 .idle_sweep_interval = std::chrono::milliseconds(1),
+                 .idle_sweep_ticks = 1});
+  }
+
+  void StartServer(const temporalio::server::DevServerOptions& options) {
+    auto server = DevServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     stub_ = ws::WorkflowService::NewStub(
@@ -315,13 +319,7 @@ TEST_F(ServerTest, RetriedSignalIsAppliedOnce) {
 // of any signal still in it are applied once.
 class ServerHotRunTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto server = DevServer::Start({.port = 0});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = ws::WorkflowService::NewStub(
-        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
-  }
+  void SetUp() override { StartServer({.port = 0}); }
   grpc::Status Signal(const std::string& request_id) {
     ws::SignalWorkflowExecutionRequest sig;
     sig.set_namespace_("default");
