@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptio
   auto store = persistence::OpenSqliteStore(sqlite);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
+  if (options.store_opened_for_testing) options.store_opened_for_testing(*impl->store);
   impl->engine = std::make_unique<history::Engine>(impl->store.get(), &impl->clock, engine_options);
   absl::Status started = impl->engine->Start();
   if (!started.ok()) return started;

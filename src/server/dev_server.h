@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,6 +14,10 @@
 #include "absl/status/statusor.h"
 
 namespace temporalio::server {
+
+namespace persistence {
+class Store;
+}  // namespace persistence
 
 struct DevServerOptions {
   std::string ip = "127.0.0.1";
@@ -35,6 +40,9 @@ struct DevServerOptions {
   // used (tests shorten this).
   std::chrono::milliseconds idle_sweep_interval = std::chrono::seconds(1);
   uint32_t idle_sweep_ticks = 3;
+  // Test hook: called with the store once it is open, before serving (tests
+  // reach the SQLite store's pause hooks through it).
+  std::function<void(persistence::Store&)> store_opened_for_testing;
 };
 
 // Counters for benchmarks (monotonic since start). See persistence::Store::Stats.

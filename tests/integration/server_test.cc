@@ -17,6 +17,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "server/dev_server.h"
+#include "server/persistence/sqlite_store.h"
 #include "temporal/api/errordetails/v1/message.pb.h"
 #include "temporal/api/protocol/v1/message.pb.h"
 #include "temporal/api/update/v1/message.pb.h"
@@ -1359,6 +1360,79 @@ TEST_F(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
   ASSERT_EQ(hr.history().events_size(), 5);
   EXPECT_EQ(hr.history().events(2).event_type(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
   EXPECT_EQ(hr.history().events(4).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  server->reset();
+}
+
+// New tasks go to waiting workers while the transactions that created them
+// are still being fsynced; every reply that acknowledges a change waits for
+// its fsync. Here the store's syncer is held, so nothing becomes durable.
+TEST_F(ServerRestartTest, TasksReachWorkersBeforeTheirCommitIsDurableRepliesWaitForIt) {
+  temporalio::server::persistence::SqliteStore* store = nullptr;
+  auto server = DevServer::Start(
+      {.port = 0,
+       .db_filename = db_,
+       .store_opened_for_testing = [&](temporalio::server::persistence::Store& opened) {
+         store = dynamic_cast<temporalio::server::persistence::SqliteStore*>(&opened);
+       }});
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_NE(store, nullptr);
+  auto stub = Connect(**server);
+  store->PauseSyncForTesting();
+
+  ws::StartWorkflowExecutionRequest start;
+  start.set_namespace_("default");
+  start.set_workflow_id("early");
+  start.mutable_workflow_type()->set_name("W");
+  start.mutable_task_queue()->set_name("q");
+  start.set_request_id("r1");
+  ws::StartWorkflowExecutionResponse start_resp;
+  std::promise<grpc::Status> started;
+  auto start_ctx = Ctx();
+  stub->async()->StartWorkflowExecution(start_ctx.get(), &start, &start_resp,
+                                        [&](grpc::Status s) { started.set_value(s); });
+  ws::PollWorkflowTaskQueueRequest poll;
+  poll.set_namespace_("default");
+  poll.mutable_task_queue()->set_name("q");
+  ws::PollWorkflowTaskQueueResponse task;
+  ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
+  ASSERT_FALSE(task.task_token().empty()) << "the task waited for the fsync";
+  ASSERT_EQ(task.history().events_size(), 3);
+  EXPECT_EQ(task.history().events(0).event_type(), E::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  std::future<grpc::Status> start_reply = started.get_future();
+  EXPECT_EQ(start_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+
+  // The worker schedules an activity: the activity poller gets it at once,
+  // the worker's completion is acknowledged only once durable.
+  ws::RespondWorkflowTaskCompletedRequest done;
+  done.set_namespace_("default");
+  done.set_task_token(task.task_token());
+  auto* act = done.add_commands();
+  act->set_command_type(ev::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK);
+  auto* a = act->mutable_schedule_activity_task_command_attributes();
+  a->set_activity_id("a");
+  a->mutable_activity_type()->set_name("A");
+  a->mutable_task_queue()->set_name("q");
+  a->mutable_start_to_close_timeout()->set_seconds(30);
+  ws::RespondWorkflowTaskCompletedResponse done_resp;
+  std::promise<grpc::Status> completed;
+  auto done_ctx = Ctx();
+  stub->async()->RespondWorkflowTaskCompleted(done_ctx.get(), &done, &done_resp,
+                                              [&](grpc::Status s) { completed.set_value(s); });
+  ws::PollActivityTaskQueueRequest activity_poll;
+  activity_poll.set_namespace_("default");
+  activity_poll.mutable_task_queue()->set_name("q");
+  ws::PollActivityTaskQueueResponse activity;
+  ASSERT_TRUE(stub->PollActivityTaskQueue(Ctx().get(), activity_poll, &activity).ok());
+  EXPECT_EQ(activity.activity_id(), "a");
+  std::future<grpc::Status> completion_reply = completed.get_future();
+  EXPECT_EQ(completion_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(start_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+
+  store->ResumeSyncForTesting();
+  grpc::Status s = start_reply.get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = completion_reply.get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
   server->reset();
 }
 

@@ -345,6 +345,9 @@ struct Txn {
   std::vector<persistence::SearchAttributeRecord> removed_search_attributes;
   std::vector<persistence::DeletedExecution> deleted;
   std::vector<std::function<void()>> after;  // run under the engine lock once durable
+  // Hand new tasks to task queues: run under the engine lock as soon as the
+  // transaction is queued for the store, before it is durable (see Commit).
+  std::vector<std::function<void()>> dispatch;
   // Activities scheduled with request_eager_execution in this workflow task
   // completion (scheduled event ids); started for the completing worker.
   std::vector<int64_t> eager_activities;
@@ -517,9 +520,6 @@ class EngineImpl {
       durable_marks.emplace_back(ex, static_cast<int64_t>(history.size()) + 1);
     }
     auto after = std::move(txn.after);
-    // Queued without waking the store's writer: once the engine lock is
-    // released this thread writes the group itself if the store is idle.
-    mu_.RunAfterUnlock([this] { store_->Drive(); });
     store_->Enqueue(
         std::move(batch), [this, after = std::move(after), durable_marks = std::move(durable_marks),
                            done = std::move(done)](const absl::Status& status) mutable {
@@ -539,6 +539,21 @@ class EngineImpl {
           }
           if (done) done(absl::OkStatus());
         });
+    // New tasks go to their queues now, while the store writes and fsyncs:
+    // a worker processes them during the fsync instead of after it. What a
+    // task reveals is not durable yet, but nothing anyone does with it is
+    // acknowledged before it is: every reply that depends on it (the
+    // worker's completion, the client's start or result) is a later commit,
+    // durable only once this one is, since the WAL is synced in order. If the
+    // server dies first, the task never existed: the worker's answer finds
+    // no such task (NotFound, as for any stale task token), and an activity
+    // that ran meanwhile runs again once rescheduled (activities are
+    // at-least-once anyway). Polls answered here are queued to run after
+    // unlock before the store's Drive, which may fsync on this thread.
+    for (auto& fn : txn.dispatch) fn();
+    // Queued without waking the store's writer: once the engine lock is
+    // released this thread writes the group itself if the store is idle.
+    mu_.RunAfterUnlock([this] { store_->Drive(); });
   }
 
   // A task handed to a polling worker (its WorkflowTaskStarted event, an
@@ -557,6 +572,7 @@ class EngineImpl {
       ex->unrecorded = true;
       if (ex->readable_next_event_id() == ex->ms().next_event_id()) WakeHistoryWaiters(*ex);
     }
+    for (auto& fn : txn.dispatch) fn();
     for (auto& fn : txn.after) fn();
     mu_.RunAfterUnlock([done = std::move(done)] { done(absl::OkStatus()); });
   }
@@ -798,7 +814,8 @@ class EngineImpl {
       wft->set_scheduled_event_id(e.event_id());
     }
     txn.Touch(&ex);
-    txn.after.push_back([this, &ex, version = wft->start_version()] { DispatchWft(ex, version); });
+    txn.dispatch.push_back(
+        [this, &ex, version = wft->start_version()] { DispatchWft(ex, version); });
   }
 
   // A task that only ships update requests: nothing is written until it
@@ -899,7 +916,8 @@ class EngineImpl {
     // what the real server's history shows too.
     Txn txn;
     txn.Touch(&ex);
-    txn.after.push_back([this, &ex, version = wft->start_version()] { DispatchWft(ex, version); });
+    txn.dispatch.push_back(
+        [this, &ex, version = wft->start_version()] { DispatchWft(ex, version); });
     Commit(txn, nullptr);
   }
 
@@ -2061,7 +2079,7 @@ class EngineImpl {
     txn.Touch(&ex);
     if (a.request_eager_execution()) txn.eager_activities.push_back(e.event_id());
     // DispatchActivity does nothing for an activity started eagerly meanwhile.
-    txn.after.push_back([this, &ex, id = e.event_id()] {
+    txn.dispatch.push_back([this, &ex, id = e.event_id()] {
       DispatchActivity(ex, id);
       ArmScheduleToCloseTimer(ex, id);
     });
@@ -2323,7 +2341,7 @@ class EngineImpl {
       ai->clear_retry_at();
       Txn txn;
       txn.Touch(&ex);
-      txn.after.push_back([this, &ex, id] { DispatchActivity(ex, id); });
+      txn.dispatch.push_back([this, &ex, id] { DispatchActivity(ex, id); });
       Commit(txn, nullptr);
     });
   }
