@@ -726,6 +726,56 @@ TEST_F(ServerTest, PollWithNoTaskReturnsEmptyBeforeTheDeadline) {
   EXPECT_TRUE(resp.task_token().empty());
 }
 
+// A worker that asks for its next workflow task in the completion gets it in
+// the reply, even with another worker's poll parked on the queue (new tasks
+// are dispatched as soon as their commit is queued).
+TEST_F(ServerTest, ReturnNewWorkflowTaskGoesToTheCompletingWorker) {
+  Start("return-new");
+  auto task = PollWorkflowTask();
+  ASSERT_FALSE(task.task_token().empty());
+  // A signal while the task runs: a new task is due at its completion.
+  ws::SignalWorkflowExecutionRequest sig;
+  sig.set_namespace_("default");
+  sig.mutable_workflow_execution()->set_workflow_id("return-new");
+  sig.set_signal_name("go");
+  ws::SignalWorkflowExecutionResponse sig_resp;
+  ASSERT_TRUE(stub_->SignalWorkflowExecution(Ctx().get(), sig, &sig_resp).ok());
+
+  ws::PollWorkflowTaskQueueRequest other;
+  other.set_namespace_("default");
+  other.mutable_task_queue()->set_name(task_queue_);
+  other.set_identity("worker-2");
+  ws::PollWorkflowTaskQueueResponse other_resp;
+  auto other_ctx = Ctx(std::chrono::seconds(30));
+  std::promise<grpc::Status> other_done;
+  stub_->async()->PollWorkflowTaskQueue(other_ctx.get(), &other, &other_resp,
+                                        [&](grpc::Status s) { other_done.set_value(s); });
+  ws::DescribeTaskQueueRequest d;
+  d.set_namespace_("default");
+  d.mutable_task_queue()->set_name(task_queue_);
+  d.set_task_queue_type(ev::TASK_QUEUE_TYPE_WORKFLOW);
+  for (bool parked = false; !parked;) {  // until the server has seen worker-2's poll
+    ws::DescribeTaskQueueResponse dr;
+    ASSERT_TRUE(stub_->DescribeTaskQueue(Ctx().get(), d, &dr).ok());
+    for (const auto& p : dr.pollers()) parked = parked || p.identity() == "worker-2";
+  }
+
+  ws::RespondWorkflowTaskCompletedRequest req;
+  req.set_namespace_("default");
+  req.set_task_token(task.task_token());
+  req.set_identity("worker-1");
+  req.set_return_new_workflow_task(true);
+  ws::RespondWorkflowTaskCompletedResponse resp;
+  ASSERT_TRUE(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).ok());
+  ASSERT_FALSE(resp.workflow_task().task_token().empty());
+  EXPECT_EQ(Types(resp.workflow_task()).back(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  ASSERT_TRUE(Complete(resp.workflow_task().task_token(), {CompleteWorkflow("1")}).ok());
+
+  other_ctx->TryCancel();
+  other_done.get_future().get();  // cancelled, or empty at its deadline
+  EXPECT_TRUE(other_resp.task_token().empty()) << "the parked poll got the returned task";
+}
+
 // A worker that cancelled its poll (one shutting down) is not handed a task:
 // the next poll gets it at once instead of after the task's timeout.
 TEST_F(ServerTest, CancelledPollIsNotHandedATask) {

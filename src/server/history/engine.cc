@@ -1830,18 +1830,18 @@ class EngineImpl {
     const bool return_new = req.return_new_workflow_task() && !ex.closed() &&
                             ex.ms().workflow_task().scheduled_event_id() != 0;
     if (return_new) {
-      // Start the new task right away for the same worker (its reply carries it).
+      // Start the new task right away for the same worker (its reply carries
+      // it), before the commit would hand it to another poller; its started
+      // event rides this commit, and the reply waits for it like any other.
       Poller poller;
       poller.ns_id = ex.ns_id();
       poller.identity = req.identity();
       poller.sticky = !ex.ms().sticky_task_queue().empty();
       poller.resp = resp->mutable_workflow_task();
-      const int64_t version = ex.ms().workflow_task().start_version();
-      Commit(txn, nullptr);
-      QueuedTask task{ex.ns_id(), ex.ms().run_id(), version, 0, ""};
-      poller.done = done;
-      if (!StartWorkflowTask(poller, ex, task)) Reply(lock, std::move(done), absl::OkStatus());
-      return;
+      poller.done = [](const absl::Status&) {};
+      QueuedTask task{ex.ns_id(), ex.ms().run_id(), ex.ms().workflow_task().start_version(), 0,
+                      ""};
+      StartWorkflowTask(poller, ex, task);
     }
     Commit(txn, done);
   }
