@@ -1292,6 +1292,23 @@ class ServerRestartTest : public ::testing::Test {
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     return c;
   }
+  // Workflow "W" on task queue "q".
+  static ws::StartWorkflowExecutionRequest StartRequest(const std::string& ns,
+                                                        const std::string& workflow_id) {
+    ws::StartWorkflowExecutionRequest start;
+    start.set_namespace_(ns);
+    start.set_workflow_id(workflow_id);
+    start.mutable_workflow_type()->set_name("W");
+    start.mutable_task_queue()->set_name("q");
+    start.set_request_id("r1");
+    return start;
+  }
+  static ws::PollWorkflowTaskQueueRequest PollRequest(const std::string& ns) {
+    ws::PollWorkflowTaskQueueRequest poll;
+    poll.set_namespace_(ns);
+    poll.mutable_task_queue()->set_name("q");
+    return poll;
+  }
 
   std::string dir_;
   std::string db_;
@@ -1305,19 +1322,12 @@ TEST_F(ServerRestartTest, StateSurvivesRestartOnTheSameDatabase) {
     auto server = DevServer::Start({.port = 0, .db_filename = db_, .namespaces = {"orders"}});
     ASSERT_TRUE(server.ok()) << server.status();
     auto stub = Connect(**server);
-    ws::StartWorkflowExecutionRequest start;
-    start.set_namespace_("orders");
-    start.set_workflow_id("survivor");
-    start.mutable_workflow_type()->set_name("W");
-    start.mutable_task_queue()->set_name("q");
-    start.set_request_id("r1");
+    ws::StartWorkflowExecutionRequest start = StartRequest("orders", "survivor");
     ws::StartWorkflowExecutionResponse resp;
     ASSERT_TRUE(stub->StartWorkflowExecution(Ctx().get(), start, &resp).ok());
     run_id = resp.run_id();
     // First task: schedule an activity and a timer, then "crash".
-    ws::PollWorkflowTaskQueueRequest poll;
-    poll.set_namespace_("orders");
-    poll.mutable_task_queue()->set_name("q");
+    ws::PollWorkflowTaskQueueRequest poll = PollRequest("orders");
     ws::PollWorkflowTaskQueueResponse task;
     ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
     ws::RespondWorkflowTaskCompletedRequest done;
@@ -1377,17 +1387,10 @@ TEST_F(ServerRestartTest, TaskHandedOutBeforeShutdownIsAnsweredAfterRestart) {
     auto server = DevServer::Start({.port = 0, .db_filename = db_});
     ASSERT_TRUE(server.ok()) << server.status();
     auto stub = Connect(**server);
-    ws::StartWorkflowExecutionRequest start;
-    start.set_namespace_("default");
-    start.set_workflow_id("held");
-    start.mutable_workflow_type()->set_name("W");
-    start.mutable_task_queue()->set_name("q");
-    start.set_request_id("r1");
+    ws::StartWorkflowExecutionRequest start = StartRequest("default", "held");
     ws::StartWorkflowExecutionResponse resp;
     ASSERT_TRUE(stub->StartWorkflowExecution(Ctx().get(), start, &resp).ok());
-    ws::PollWorkflowTaskQueueRequest poll;
-    poll.set_namespace_("default");
-    poll.mutable_task_queue()->set_name("q");
+    ws::PollWorkflowTaskQueueRequest poll = PollRequest("default");
     ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
     ASSERT_EQ(task.started_event_id(), 3);
   }
@@ -1429,20 +1432,13 @@ TEST_F(ServerRestartTest, TasksReachWorkersBeforeTheirCommitIsDurableRepliesWait
   auto stub = Connect(**server);
   store->PauseSyncForTesting();
 
-  ws::StartWorkflowExecutionRequest start;
-  start.set_namespace_("default");
-  start.set_workflow_id("early");
-  start.mutable_workflow_type()->set_name("W");
-  start.mutable_task_queue()->set_name("q");
-  start.set_request_id("r1");
+  ws::StartWorkflowExecutionRequest start = StartRequest("default", "early");
   ws::StartWorkflowExecutionResponse start_resp;
   std::promise<grpc::Status> started;
   auto start_ctx = Ctx();
   stub->async()->StartWorkflowExecution(start_ctx.get(), &start, &start_resp,
                                         [&](grpc::Status s) { started.set_value(s); });
-  ws::PollWorkflowTaskQueueRequest poll;
-  poll.set_namespace_("default");
-  poll.mutable_task_queue()->set_name("q");
+  ws::PollWorkflowTaskQueueRequest poll = PollRequest("default");
   ws::PollWorkflowTaskQueueResponse task;
   ASSERT_TRUE(stub->PollWorkflowTaskQueue(Ctx().get(), poll, &task).ok());
   ASSERT_FALSE(task.task_token().empty()) << "the task waited for the fsync";

@@ -1839,8 +1839,7 @@ class EngineImpl {
       poller.sticky = !ex.ms().sticky_task_queue().empty();
       poller.resp = resp->mutable_workflow_task();
       poller.done = [](const absl::Status&) {};
-      QueuedTask task{ex.ns_id(), ex.ms().run_id(), ex.ms().workflow_task().start_version(), 0,
-                      ""};
+      QueuedTask task{ex.ns_id(), ex.ms().run_id(), ex.ms().workflow_task().start_version(), 0, ""};
       StartWorkflowTask(poller, ex, task);
     }
     Commit(txn, done);
