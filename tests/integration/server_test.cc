@@ -1473,12 +1473,28 @@ TEST_F(ServerRestartTest, TasksReachWorkersBeforeTheirCommitIsDurableRepliesWait
   std::future<grpc::Status> completion_reply = completed.get_future();
   EXPECT_EQ(completion_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   EXPECT_EQ(start_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  // A history read waits for the events written before it arrived.
+  ws::GetWorkflowExecutionHistoryRequest h;
+  h.set_namespace_("default");
+  h.mutable_execution()->set_workflow_id("early");
+  ws::GetWorkflowExecutionHistoryResponse hr;
+  std::promise<grpc::Status> read;
+  auto read_ctx = Ctx();
+  stub->async()->GetWorkflowExecutionHistory(read_ctx.get(), &h, &hr,
+                                             [&](grpc::Status s) { read.set_value(s); });
+  std::future<grpc::Status> read_reply = read.get_future();
+  EXPECT_EQ(read_reply.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
 
   store->ResumeSyncForTesting();
   grpc::Status s = start_reply.get();
   ASSERT_TRUE(s.ok()) << s.error_message();
   s = completion_reply.get();
   ASSERT_TRUE(s.ok()) << s.error_message();
+  s = read_reply.get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Started, task scheduled/started/completed, activity scheduled.
+  ASSERT_EQ(hr.history().events_size(), 5);
+  EXPECT_EQ(hr.history().events(4).event_type(), E::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   server->reset();
 }
 

@@ -307,6 +307,9 @@ struct HistoryWaiter {
   std::string run_key;
   wsv1::GetWorkflowExecutionHistoryRequest req;
   wsv1::GetWorkflowExecutionHistoryResponse* resp = nullptr;
+  // The run's next event id when the read arrived: it waits until the events
+  // below are durable (see TryAnswerHistory).
+  int64_t wait_until = 0;
   Done done;
   uint64_t timer_id = 0;
 };
@@ -3169,7 +3172,8 @@ class EngineImpl {
 
   // Fills the response if it can be answered now; false means "wait".
   bool TryAnswerHistory(Execution& ex, const wsv1::GetWorkflowExecutionHistoryRequest& req,
-                        wsv1::GetWorkflowExecutionHistoryResponse* resp, bool final_try) {
+                        wsv1::GetWorkflowExecutionHistoryResponse* resp, int64_t wait_until,
+                        bool final_try) {
     const int64_t readable_next = ex.readable_next_event_id();
     const bool closed_durably = ex.closed() && ex.durable_next_event_id >= ex.ms().next_event_id();
     if (req.history_event_filter_type() == ev1::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT) {
@@ -3184,6 +3188,11 @@ class EngineImpl {
       }
       return false;
     }
+    // Events written before the read arrived may still be in a commit being
+    // fsynced, while a task they led to is already with a worker (Commit
+    // dispatches early): wait for them, so a worker that fetches the history
+    // of a task it holds gets all of it, as from the real server.
+    if (!final_try && readable_next < wait_until) return false;
     int64_t from = DecodeToken(req.next_page_token());
     if (from < readable_next) {
       int64_t page = req.maximum_page_size() > 0 ? req.maximum_page_size() : 1000;
@@ -3211,7 +3220,7 @@ class EngineImpl {
       auto wit = history_waiters_.find(id);
       if (wit == history_waiters_.end()) continue;
       HistoryWaiter& w = wit->second;
-      if (!TryAnswerHistory(ex, w.req, w.resp, false)) continue;
+      if (!TryAnswerHistory(ex, w.req, w.resp, w.wait_until, false)) continue;
       timers_.Cancel(w.timer_id);
       Done d = std::move(w.done);
       history_waiters_.erase(wit);
@@ -3243,7 +3252,8 @@ class EngineImpl {
       return Reply(lock, std::move(done), InvalidArgumentError("Invalid NextPageToken."));
     }
     Execution& ex = **found;
-    if (TryAnswerHistory(ex, req, resp, false))
+    const int64_t wait_until = ex.ms().next_event_id();
+    if (TryAnswerHistory(ex, req, resp, wait_until, false))
       return Reply(lock, std::move(done), absl::OkStatus());
     uint64_t id = next_id_++;
     const std::string key = RunKey(ex.ns_id(), ex.ms().run_id());
@@ -3251,6 +3261,7 @@ class EngineImpl {
     w.run_key = key;
     w.req = req;
     w.resp = resp;
+    w.wait_until = wait_until;
     w.done = std::move(done);
     TimePoint wake =
         std::min(deadline - std::chrono::milliseconds(500), Now() + options_.history_long_poll);
@@ -3265,7 +3276,7 @@ class EngineImpl {
         if (ex_it == executions_.end()) {
           status = WorkflowNotFoundError("workflow execution was deleted");
         } else {
-          TryAnswerHistory(*ex_it->second, it->second.req, it->second.resp, true);
+          TryAnswerHistory(*ex_it->second, it->second.req, it->second.resp, 0, true);
         }
         d = std::move(it->second.done);
         history_waiters_.erase(it);
