@@ -8,6 +8,10 @@
 //   node bench/bench.js --bin-dir build/release [--smoke] [--runs N] [--duration S]
 //                       [--only hello,latency,replay,memory,durability,transitions]
 //                       [--concurrency C] [--memory-count N] [--ts-memory-count N] [--wft-slots N]
+//                       [--latency-log-dir D]
+// --latency-log-dir: the latency loads write each workflow's timeline there
+// (temporal_bench load --latency-log; bench/README.md). --smoke writes them to a temporary
+// directory and checks them.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -36,6 +40,7 @@ function parseArgs(argv) {
     else if (a === '--memory-count') opts.memoryCount = Number(next());
     else if (a === '--ts-memory-count') opts.tsMemoryCount = Number(next());
     else if (a === '--wft-slots') opts.wftSlots = Number(next());
+    else if (a === '--latency-log-dir') opts.latencyLogDir = next();
     else throw new Error(`unknown option ${a}`);
   }
   const d = opts.smoke
@@ -45,6 +50,10 @@ function parseArgs(argv) {
   if (opts.concurrency === undefined) opts.concurrency = 200;
   if (opts.wftSlots === undefined) opts.wftSlots = 64;
   opts.latencyDuration = Math.min(opts.duration, 20);
+  if (opts.smoke && opts.latencyLogDir === undefined) {
+    opts.latencyLogDir = fs.mkdtempSync(path.join(os.tmpdir(), 'temporalio-bench-latency-'));
+    opts.latencyLogDirIsTemporary = true;
+  }
   return opts;
 }
 
@@ -255,12 +264,22 @@ function serverRates(s0, s1, dt) {
 }
 
 /** One load run; adds the server's counters over the measured window. */
-async function load(server, worker, { mode, concurrency, rate, duration, warmup }) {
+async function load(server, worker, { mode, concurrency, rate, duration, warmup, latencyLog }) {
   const args = ['load', '--address', server.address, '--task-queue', worker.taskQueue, '--mode', mode,
     '--duration', String(duration), '--warmup', String(warmup), '--payload', '1024'];
   if (concurrency) args.push('--concurrency', String(concurrency));
   if (rate) args.push('--rate', String(rate));
+  if (latencyLog) args.push('--latency-log', latencyLog);
   const { result, s0, s1, dt } = await runMarked(server, args, (duration + warmup + 120) * 1000);
+  if (latencyLog) {
+    // A header, then one line per completed workflow, each with its three times in order.
+    const lines = fs.readFileSync(latencyLog, 'utf8').trim().split('\n');
+    const rows = lines.slice(1).map((l) => l.split('\t'));
+    const ordered = rows.every((r) => r.length === 4 && Number(r[1]) <= Number(r[2]) && Number(r[2]) <= Number(r[3]));
+    if (lines[0] !== 'workflow_id\tscheduled_us\tstart_reply_us\tresult_us' || rows.length !== result.completed || !ordered) {
+      throw new Error(`${latencyLog}: expected ${result.completed} ordered timelines, got ${rows.length}`);
+    }
+  }
   result.server = {
     ...serverRates(s0, s1, dt),
     max_group_batches: s1.max_group_batches,
@@ -375,7 +394,8 @@ async function benchLatency() {
         const rate = Math.max(1, (sat[lang] * pct) / 100);
         const runs = [];
         for (let i = 0; i < opts.runs; i++) {
-          runs.push(await load(server, worker, { mode: 'open', rate, duration: opts.latencyDuration, warmup: opts.warmup }));
+          const latencyLog = opts.latencyLogDir && path.join(opts.latencyLogDir, `latency-${lang}-${pct}pct-run${i + 1}.tsv`);
+          runs.push(await load(server, worker, { mode: 'open', rate, duration: opts.latencyDuration, warmup: opts.warmup, latencyLog }));
         }
         results.latency[lang][pct] = { rate, runs };
       }
@@ -625,10 +645,17 @@ async function main() {
   }
 }
 
+const removeTemporaryLogs = () => {
+  if (opts.latencyLogDirIsTemporary) fs.rmSync(opts.latencyLogDir, { recursive: true, force: true });
+};
 main().then(
-  () => process.exit(process.exitCode ?? 0),
+  () => {
+    removeTemporaryLogs();
+    process.exit(process.exitCode ?? 0);
+  },
   (err) => {
     console.error(`bench: ${err.stack || err}`);
+    removeTemporaryLogs();
     process.exit(1);
   }
 );

@@ -151,6 +151,22 @@ class LoadGen {
 
   // Records every completed workflow's timeline for WriteLatencyLog.
   void EnableLatencyLog() { log_enabled_ = true; }
+  // A header line, then one tab-separated line per completed workflow.
+  bool WriteLatencyLog(const std::string& path) {
+    std::lock_guard lock(log_mu_);
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) return false;
+    const auto us = [](std::chrono::system_clock::time_point t) {
+      return static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+    };
+    std::fprintf(f, "workflow_id\tscheduled_us\tstart_reply_us\tresult_us\n");
+    for (const LatencyRecord& r : log_) {
+      std::fprintf(f, "%s\t%lld\t%lld\t%lld\n", r.workflow_id.c_str(), us(r.scheduled),
+                   us(r.start_reply), us(r.result));
+    }
+    return std::fclose(f) == 0;
+  }
 
   void Launch(Clock::time_point t0, DoneFn done) {
     auto* op = new Op;
@@ -249,24 +265,6 @@ class LoadGen {
     std::chrono::system_clock::time_point scheduled, start_reply, result;
   };
 
- public:
-  bool WriteLatencyLog(const std::string& path) {
-    std::lock_guard lock(log_mu_);
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) return false;
-    const auto us = [](std::chrono::system_clock::time_point t) {
-      return static_cast<long long>(
-          std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
-    };
-    std::fprintf(f, "workflow_id\tscheduled_us\tstart_reply_us\tresult_us\n");
-    for (const LatencyRecord& r : log_) {
-      std::fprintf(f, "%s\t%lld\t%lld\t%lld\n", r.workflow_id.c_str(), us(r.scheduled),
-                   us(r.start_reply), us(r.result));
-    }
-    return std::fclose(f) == 0;
-  }
-
- private:
   bool log_enabled_ = false;
   std::mutex log_mu_;
   std::vector<LatencyRecord> log_;
