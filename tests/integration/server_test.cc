@@ -96,11 +96,13 @@ class ServerTest : public ::testing::Test {
   }
 
   grpc::Status Complete(const std::string& token, std::vector<cmd::Command> commands,
-                        ws::RespondWorkflowTaskCompletedResponse* out = nullptr) {
+                        ws::RespondWorkflowTaskCompletedResponse* out = nullptr,
+                        bool return_new_workflow_task = false) {
     ws::RespondWorkflowTaskCompletedRequest req;
     req.set_namespace_("default");
     req.set_task_token(token);
     req.set_identity("worker-1");
+    req.set_return_new_workflow_task(return_new_workflow_task);
     for (auto& c : commands) *req.add_commands() = std::move(c);
     ws::RespondWorkflowTaskCompletedResponse resp;
     return stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, out ? out : &resp);
@@ -758,15 +760,11 @@ TEST_F(ServerTest, ReturnNewWorkflowTaskGoesToTheCompletingWorker) {
     ws::DescribeTaskQueueResponse dr;
     ASSERT_TRUE(stub_->DescribeTaskQueue(Ctx().get(), d, &dr).ok());
     for (const auto& p : dr.pollers()) parked = parked || p.identity() == "worker-2";
+    if (!parked) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
-  ws::RespondWorkflowTaskCompletedRequest req;
-  req.set_namespace_("default");
-  req.set_task_token(task.task_token());
-  req.set_identity("worker-1");
-  req.set_return_new_workflow_task(true);
   ws::RespondWorkflowTaskCompletedResponse resp;
-  ASSERT_TRUE(stub_->RespondWorkflowTaskCompleted(Ctx().get(), req, &resp).ok());
+  ASSERT_TRUE(Complete(task.task_token(), {}, &resp, /*return_new_workflow_task=*/true).ok());
   ASSERT_FALSE(resp.workflow_task().task_token().empty());
   EXPECT_EQ(Types(resp.workflow_task()).back(), E::EVENT_TYPE_WORKFLOW_TASK_STARTED);
   ASSERT_TRUE(Complete(resp.workflow_task().task_token(), {CompleteWorkflow("1")}).ok());
