@@ -831,6 +831,27 @@ TEST_F(SqliteStoreTest, BadOptionsAndFilesAreErrors) {
   EXPECT_FALSE(OpenSqliteStore(options).ok());
 }
 
+TEST_F(SqliteStoreTest, PageSizePragmaAppliesToANewDatabase) {
+  SqliteOptions options;
+  options.path = path_;
+  options.pragmas = {{"page_size", "8192"}};
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->CommitSync(RunBatch("ns", 1)).ok());
+  }
+  EXPECT_EQ(RawQueryInt("PRAGMA page_size"), 8192);
+  // An existing WAL database keeps its page size, and its data.
+  options.pragmas = {{"PAGE_SIZE", "1024"}};
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::vector<ExecutionRecord>> executions = (*store)->LoadExecutions();
+  ASSERT_TRUE(executions.ok()) << executions.status();
+  EXPECT_EQ(*executions, (std::vector<ExecutionRecord>{MakeExecution("ns", 1)}));
+  store->reset();
+  EXPECT_EQ(RawQueryInt("PRAGMA page_size"), 8192);
+}
+
 TEST_F(SqliteStoreTest, CommitDuringDestructionIsCancelledNotHung) {
   std::unique_ptr<SqliteStore> store = OpenFile();
   ASSERT_NE(store, nullptr);

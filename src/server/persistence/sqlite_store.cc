@@ -383,6 +383,14 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptio
   if (!writer_db.ok()) return writer_db.status();
   auto writer = std::make_unique<Connection>(*writer_db);
 
+  // A new database takes its page size when its first page is written, and
+  // switching to WAL writes it: a user's page_size must come first.
+  for (const auto& [key, value] : options.pragmas) {
+    if (absl::AsciiStrToLower(key) != "page_size") continue;
+    if (absl::StatusOr<std::string> s = RunPragma(writer->db, key, value); !s.ok()) {
+      return s.status();
+    }
+  }
   absl::StatusOr<std::string> journal_mode = RunPragma(writer->db, "journal_mode", "WAL");
   if (!journal_mode.ok()) return journal_mode.status();
   if (!in_memory && absl::AsciiStrToLower(*journal_mode) != "wal") {
