@@ -102,10 +102,11 @@ int RunStartDev(const StartDevFlags& flags) {
       fmt::print(
           "stats {{\"batches\":{},\"transactions\":{},\"synced_commits\":{},\"events\":{},"
           "\"max_group_batches\":{},\"failed_batches\":{},\"frozen_runs\":{},"
-          "\"thawed_runs\":{},\"eager_activities\":{},\"heap_in_use_bytes\":{}}}\n",
+          "\"thawed_runs\":{},\"eager_activities\":{},\"heap_in_use_bytes\":{},"
+          "\"sync_micros\":{},\"slow_syncs\":{},\"slow_sync_micros\":{}}}\n",
           st.batches, st.transactions, st.synced_commits, st.events, st.max_group_batches,
           st.failed_batches, st.frozen_runs, st.thawed_runs, st.eager_activities,
-          common::HeapAllocatedBytes());
+          common::HeapAllocatedBytes(), st.sync_micros, st.slow_syncs, st.slow_sync_micros);
       std::fflush(stdout);
     }
     spdlog::info("signal {} received, shutting down", sig);

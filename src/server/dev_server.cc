@@ -113,6 +113,9 @@ DevServerStats DevServer::GetStats() const {
   out.batches = stats.batches;
   out.transactions = stats.transactions;
   out.synced_commits = stats.synced_commits;
+  out.sync_micros = stats.sync_micros;
+  out.slow_syncs = stats.slow_syncs;
+  out.slow_sync_micros = stats.slow_sync_micros;
   out.events = stats.events;
   out.max_group_batches = stats.max_group_batches;
   out.failed_batches = stats.failed_batches;

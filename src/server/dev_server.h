@@ -50,6 +50,9 @@ struct DevServerStats {
   uint64_t batches = 0;            // write batches handed to the store
   uint64_t transactions = 0;       // group transactions committed
   uint64_t synced_commits = 0;     // WAL fsyncs that made commits durable (FULL/EXTRA)
+  uint64_t sync_micros = 0;        // time spent in those fsyncs
+  uint64_t slow_syncs = 0;         // those that took >= 10 ms
+  uint64_t slow_sync_micros = 0;   // time spent in the slow ones
   uint64_t events = 0;             // history events committed (state transitions)
   uint64_t max_group_batches = 0;  // most batches in one transaction
   uint64_t failed_batches = 0;

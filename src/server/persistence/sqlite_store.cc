@@ -770,11 +770,20 @@ absl::Status SqliteStore::SyncWal() {
           absl::StrCat("sqlite: open ", wal_path_, " to sync it: ", std::strerror(errno)));
     }
   }
+  const auto started = std::chrono::steady_clock::now();
   if (::fdatasync(wal_fd_) != 0) {
     return absl::InternalError(
         absl::StrCat("sqlite: fdatasync ", wal_path_, ": ", std::strerror(errno)));
   }
+  const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
   wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+  wal_sync_micros_.fetch_add(static_cast<uint64_t>(micros), std::memory_order_relaxed);
+  if (micros >= slow_sync_threshold_micros_.load(std::memory_order_relaxed)) {
+    slow_wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+    slow_wal_sync_micros_.fetch_add(static_cast<uint64_t>(micros), std::memory_order_relaxed);
+  }
   return absl::OkStatus();
 }
 
@@ -1137,10 +1146,17 @@ Store::Stats SqliteStore::GetStats() const {
   stats.failed_transactions = failed_transactions_.load(std::memory_order_relaxed);
   stats.max_group_batches = max_group_batches_.load(std::memory_order_relaxed);
   stats.synced_commits = wal_syncs_.load(std::memory_order_relaxed);
+  stats.sync_micros = wal_sync_micros_.load(std::memory_order_relaxed);
+  stats.slow_syncs = slow_wal_syncs_.load(std::memory_order_relaxed);
+  stats.slow_sync_micros = slow_wal_sync_micros_.load(std::memory_order_relaxed);
   stats.events = events_.load(std::memory_order_relaxed);
   stats.background_checkpoints = background_checkpoints_.load(std::memory_order_relaxed);
   stats.writer_checkpoints = writer_checkpoints_.load(std::memory_order_relaxed);
   return stats;
+}
+
+void SqliteStore::SetSlowSyncThresholdForTesting(std::chrono::microseconds threshold) {
+  slow_sync_threshold_micros_.store(threshold.count(), std::memory_order_relaxed);
 }
 
 void SqliteStore::PauseWriterForTesting() {

@@ -14,6 +14,7 @@
 #define TEMPORALIO_SERVER_PERSISTENCE_SQLITE_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,10 @@ class SqliteStore final : public Store {
   // always takes at least one batch, however large).
   static constexpr size_t kMaxGroupBatches = 1000;
   static constexpr size_t kMaxGroupBytes = 8 << 20;
+  // A WAL fsync at least this long counts as slow in Stats: a healthy disk
+  // syncs in well under a millisecond, so one this slow is the device (or
+  // the host under a VM) holding the write, and every commit waits for it.
+  static constexpr std::chrono::microseconds kSlowSyncThreshold{10000};
 
   // See OpenSqliteStore.
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
@@ -96,6 +101,8 @@ class SqliteStore final : public Store {
   // ignores the pause.
   void PauseSyncForTesting();
   void ResumeSyncForTesting();
+  // Fsyncs at least this long count as slow (default kSlowSyncThreshold).
+  void SetSlowSyncThresholdForTesting(std::chrono::microseconds threshold);
 
  private:
   // One SQLite connection, its cached prepared statements, and the mutex that
@@ -206,6 +213,10 @@ class SqliteStore final : public Store {
   bool sync_busy_ ABSL_GUARDED_BY(sync_mu_) = false;  // syncing or running callbacks
   int wal_fd_ = -1;                                   // syncer thread
   std::atomic<uint64_t> wal_syncs_{0};
+  std::atomic<uint64_t> wal_sync_micros_{0};
+  std::atomic<uint64_t> slow_wal_syncs_{0};
+  std::atomic<uint64_t> slow_wal_sync_micros_{0};
+  std::atomic<int64_t> slow_sync_threshold_micros_{kSlowSyncThreshold.count()};
   std::thread sync_thread_;
 
   mutable std::mutex mu_;

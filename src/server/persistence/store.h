@@ -172,6 +172,13 @@ class Store {
     // WAL fsyncs that made commits durable (synchronous=FULL/EXTRA; one may
     // cover several transactions); NORMAL/OFF and in-memory: 0.
     uint64_t synced_commits = 0;
+    // Time spent in those fsyncs; the ones that took at least
+    // SqliteStore::kSlowSyncThreshold (10 ms), and their time. Every commit
+    // acknowledged after a slow fsync waited for it, so these explain a
+    // latency tail that the server's own work does not.
+    uint64_t sync_micros = 0;
+    uint64_t slow_syncs = 0;
+    uint64_t slow_sync_micros = 0;
     // History events written by committed transactions (state transitions).
     uint64_t events = 0;
     // WAL checkpoints run by the background checkpointer, and by the writer
