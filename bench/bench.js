@@ -259,6 +259,9 @@ function serverRates(s0, s1, dt) {
     events_per_s: (s1.events - s0.events) / dt,
     commits_per_s: (s1.transactions - s0.transactions) / dt,
     syncs_per_s: (s1.synced_commits - s0.synced_commits) / dt,
+    // WAL fsyncs that took >= 10 ms in the window, and the time spent in them.
+    slow_syncs: s1.slow_syncs - s0.slow_syncs,
+    slow_sync_ms: (s1.slow_sync_micros - s0.slow_sync_micros) / 1000,
     batches_per_commit: (s1.batches - s0.batches) / Math.max(1, s1.transactions - s0.transactions),
   };
 }
@@ -270,6 +273,7 @@ async function load(server, worker, { mode, concurrency, rate, duration, warmup,
   if (concurrency) args.push('--concurrency', String(concurrency));
   if (rate) args.push('--rate', String(rate));
   if (latencyLog) args.push('--latency-log', latencyLog);
+  if (mode === 'open') args.push('--stall-probe', '1');
   const { result, s0, s1, dt } = await runMarked(server, args, (duration + warmup + 120) * 1000);
   if (latencyLog) {
     // A header, then one line per completed workflow, each with its three times in order.
@@ -415,11 +419,19 @@ async function benchLatency() {
       rows.push([`${pct}% load: ${p} ms`, med(a, 1), med(b, 1), ratio(median(b), median(a)) + ' (TS/C++)']);
     }
     rows.push([`${pct}% load: failed`, med(c.runs.map((r) => r.failed), 0), med(t.runs.map((r) => r.failed), 0), '']);
+    // What the host did to the window: a latency tail that these explain is not the server's.
+    const pairs = (runs, n, ms) => runs.map((r) => `${fmt(n(r), 0)} / ${fmt(ms(r), 0)}`).join(', ');
+    const slowSyncs = (runs) => pairs(runs, (r) => r.server.slow_syncs, (r) => r.server.slow_sync_ms);
+    const cpuStalls = (runs) => pairs(runs, (r) => r.cpu_stalls, (r) => r.max_cpu_stall_ms);
+    rows.push([`${pct}% load: WAL fsyncs >= 10 ms: count / ms in them (runs)`, slowSyncs(c.runs), slowSyncs(t.runs), '']);
+    rows.push([`${pct}% load: CPU stalls >= 5 ms: count / longest ms (runs)`, cpuStalls(c.runs), cpuStalls(t.runs), '']);
   }
   table(
     '2. Latency (open loop)',
     `Client-measured start-to-result of BenchHello at 10% and 50% of each worker's own saturating rate (benchmark 1), ` +
-      `fixed-interval starts, latency from the scheduled start; ${opts.latencyDuration} s per run, synchronous=FULL; median (runs).`,
+      `fixed-interval starts, latency from the scheduled start; ${opts.latencyDuration} s per run, synchronous=FULL; median (runs). ` +
+      `The last two rows per load say what the host did meanwhile: WAL fsyncs the disk held >= 10 ms (every commit waits for its fsync), ` +
+      `and times a CPU stopped running >= 5 ms (the load's probe threads, one pinned per CPU, woke that late: on a VM, the host descheduled the vCPU).`,
     ['metric', 'C++ worker', 'TS worker', 'ratio'],
     rows
   );

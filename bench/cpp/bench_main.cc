@@ -5,7 +5,7 @@
 //       Runs the C++ worker (bench_worker.h); prints "ready"; stops when stdin closes.
 //   temporal_bench load --address A --task-queue Q --mode closed|open
 //                       [--concurrency C] [--rate R] [--warmup S] [--duration S] [--payload B]
-//                       [--latency-log F]
+//                       [--latency-log F] [--stall-probe 0|1]
 //       Starts BenchHello workflows and waits for their results with raw gRPC callback
 //       calls (the same load for the C++ and the TS worker). Closed loop: C in flight.
 //       Open loop: starts at R/s on a fixed schedule; latency runs from the scheduled
@@ -13,6 +13,8 @@
 //       around the measured window, then one JSON line. --latency-log writes one line per
 //       completed workflow (id, scheduled start, start reply, result; wall-clock unix
 //       microseconds) to F, to line a slow one up with its history's event times.
+//       --stall-probe 1 (open loop): also reports how often a CPU stopped running during the
+//       window (StallProbe below).
 //   temporal_bench gen-history --address A --task-queue Q --kind hello|activities|timer-signal
 //                              --out F [--timers N] [--signals N] [--activities N]
 //       Runs one workflow to completion and writes its history (binary History proto).
@@ -28,6 +30,8 @@
 //       around the measured window, then one JSON line.
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,6 +292,79 @@ void Mark(const char* what) {
   std::fflush(stdout);
 }
 
+// One thread per CPU the process may run on, each pinned there and woken every
+// kTick; a wake-up at least kStall late during the window counts as a stall of
+// that CPU. At low load none of the benchmark's threads holds a CPU for
+// milliseconds, so such a gap means the CPU itself did not run: on a VM, the
+// host descheduled that vCPU, and every thread woken onto it waited as well.
+// Costs ~1,000 wake-ups per second per CPU, so only the latency runs use it.
+class StallProbe {
+ public:
+  static constexpr std::chrono::microseconds kTick{1000};
+  static constexpr std::chrono::microseconds kStall{5000};
+
+  struct Result {
+    uint64_t stalls = 0;
+    double total_ms = 0;
+    double max_ms = 0;
+  };
+
+  StallProbe(Clock::time_point window_start, Clock::time_point window_end)
+      : window_start_(window_start), window_end_(window_end) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) threads_.emplace_back([this, cpu] { Run(cpu); });
+    }
+  }
+  ~StallProbe() { Stop(); }
+  StallProbe(const StallProbe&) = delete;
+  StallProbe& operator=(const StallProbe&) = delete;
+
+  void Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+  Result result() {
+    std::lock_guard lock(mu_);
+    return result_;
+  }
+
+ private:
+  void Run(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) return;
+    Clock::time_point due = Clock::now() + kTick;
+    while (!stop_) {
+      std::this_thread::sleep_until(due);
+      const Clock::time_point woke = Clock::now();
+      const Clock::duration late = woke - due;
+      if (late >= kStall && due >= window_start_ && due < window_end_) {
+        const double ms = std::chrono::duration<double, std::milli>(late).count();
+        std::lock_guard lock(mu_);
+        ++result_.stalls;
+        result_.total_ms += ms;
+        result_.max_ms = std::max(result_.max_ms, ms);
+      }
+      // After a late wake-up, tick from now: one stall is counted once.
+      due = std::max(due, woke) + kTick;
+    }
+  }
+
+  const Clock::time_point window_start_;
+  const Clock::time_point window_end_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  Result result_;
+  std::vector<std::thread> threads_;
+};
+
 int RunLoad(const Args& args) {
   const std::string mode = args.Str("mode", "closed");
   const double warmup = args.Num("warmup", 2);
@@ -311,6 +388,7 @@ int RunLoad(const Args& args) {
   const Clock::time_point window_start = begin + FromSeconds(warmup);
   const Clock::time_point window_end = window_start + FromSeconds(duration);
   bool stop_launching = false;
+  std::unique_ptr<StallProbe> probe;
 
   std::function<void(bool, Clock::time_point)> on_done;
   std::function<void()> launch_one = [&] { gen.Launch(Clock::now(), on_done); };
@@ -347,6 +425,8 @@ int RunLoad(const Args& args) {
     std::this_thread::sleep_until(window_end);
     Mark("end");
   } else {
+    if (args.Num("stall-probe", 0) != 0)
+      probe = std::make_unique<StallProbe>(window_start, window_end);
     const Clock::duration interval = FromSeconds(1.0 / rate);
     bool marked_start = false;
     for (uint64_t i = 0;; ++i) {
@@ -375,6 +455,16 @@ int RunLoad(const Args& args) {
       failed += in_flight;
     }
   }
+  std::string probe_json;
+  if (probe) {
+    probe->Stop();
+    const StallProbe::Result stalls = probe->result();
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  ",\"cpu_stalls\":%llu,\"cpu_stall_ms\":%.3f,\"max_cpu_stall_ms\":%.3f",
+                  static_cast<unsigned long long>(stalls.stalls), stalls.total_ms, stalls.max_ms);
+    probe_json = buf;
+  }
   std::sort(latencies_ms.begin(), latencies_ms.end());
   if (args.Has("latency-log") && !gen.WriteLatencyLog(args.Str("latency-log"))) {
     std::cerr << "cannot write " << args.Str("latency-log") << "\n";
@@ -384,13 +474,13 @@ int RunLoad(const Args& args) {
       "{\"mode\":\"%s\",\"concurrency\":%d,\"target_rate\":%.1f,\"duration_s\":%.3f,"
       "\"launched\":%llu,\"completed\":%llu,\"failed\":%llu,\"completed_in_window\":%llu,"
       "\"throughput\":%.2f,\"samples\":%zu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
-      "\"max_ms\":%.3f}\n",
+      "\"max_ms\":%.3f%s}\n",
       mode.c_str(), concurrency, rate, duration, static_cast<unsigned long long>(launched),
       static_cast<unsigned long long>(completed), static_cast<unsigned long long>(failed),
       static_cast<unsigned long long>(completed_in_window),
       static_cast<double>(completed_in_window) / duration, latencies_ms.size(),
       Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.9), Percentile(latencies_ms, 0.99),
-      latencies_ms.empty() ? 0.0 : latencies_ms.back());
+      latencies_ms.empty() ? 0.0 : latencies_ms.back(), probe_json.c_str());
   std::fflush(stdout);
   return failed == 0 ? 0 : 2;
 }
